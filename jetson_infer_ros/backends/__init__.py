@@ -1,0 +1,138 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Pick the inference backend by name, so callers never import TensorRT themselves.
+
+The same launch file runs on a Jetson (TensorRT) and on a laptop or CI (ONNX Runtime):
+``backend: auto`` tries TensorRT and falls back to the CPU with exactly one log line that
+says why, while an explicit ``backend: tensorrt`` on a machine without it fails with that
+reason instead of silently running on the CPU. Both runtimes are imported only here,
+lazily, so importing the package needs neither.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from typing import Any, List, Optional
+
+from jetson_infer_ros.backends.base import (
+    Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
+
+#: accepted values of the ``backend`` parameter
+BACKEND_KINDS = ('auto', 'tensorrt', 'onnxruntime')
+
+_TENSORRT_MODULE = 'jetson_infer_ros.backends.tensorrt'
+
+__all__ = [
+    'BACKEND_KINDS', 'Backend', 'BackendError', 'BackendOptions', 'BackendUnavailable',
+    'TensorSpec', 'available_backends', 'create_backend', 'unavailable_reason',
+]
+
+
+def _tensorrt_class():
+    """TensorRTBackend, or BackendUnavailable with the reason it cannot be used here."""
+    try:
+        module = importlib.import_module(_TENSORRT_MODULE)
+    except BackendUnavailable:
+        raise
+    except ImportError as exc:
+        raise BackendUnavailable(f'tensorrt: not importable ({exc})') from None
+    cls = getattr(module, 'TensorRTBackend', None)
+    if cls is None:
+        raise BackendUnavailable(f'tensorrt: {_TENSORRT_MODULE} has no TensorRTBackend')
+    check = getattr(module, 'check_available', None)
+    if callable(check):
+        check()   # raises BackendUnavailable naming what is missing (tensorrt, cuda)
+    return cls
+
+
+def _onnxruntime_class():
+    from jetson_infer_ros.backends.onnxruntime_backend import (
+        _import_onnxruntime, OnnxRuntimeBackend)
+    _import_onnxruntime()
+    return OnnxRuntimeBackend
+
+
+def _say(log: Any, message: str) -> None:
+    """Log through a Python or rclpy logger (``.warning``) or any callable."""
+    if log is None:
+        logging.getLogger(__name__).warning(message)
+    elif hasattr(log, 'warning'):
+        log.warning(message)
+    else:
+        log(message)
+
+
+def _build(cls, model_path: str, options: BackendOptions, load: bool) -> Backend:
+    backend = cls(model_path, options)
+    if load:
+        try:
+            backend.load()
+        except BaseException:
+            backend.release()
+            raise
+    return backend
+
+
+def create_backend(kind: str, model_path: str, options: Optional[BackendOptions] = None,
+                   log: Any = None, load: bool = False) -> Backend:
+    """A backend of ``kind`` ('auto', 'tensorrt' or 'onnxruntime') for ``model_path``.
+
+    ``auto`` prefers TensorRT and, when it is unavailable here (BackendUnavailable: not
+    installed, no CUDA), logs one line with the reason and returns ONNX Runtime; other
+    TensorRT failures (a bad model, a failed engine build) are raised, not hidden. With
+    ``load=True`` the backend is loaded too, so an unavailability that only shows at load
+    time also falls back. ``log`` is a logger with ``.warning`` or a callable.
+    """
+    key = str(kind).strip().lower()
+    if key not in BACKEND_KINDS:
+        raise ValueError(f'backend must be one of {list(BACKEND_KINDS)}, got {kind!r}')
+    options = options or BackendOptions()
+    if key == 'onnxruntime':
+        return _build(_onnxruntime_class(), model_path, options, load)
+    if key == 'tensorrt':
+        return _build(_tensorrt_class(), model_path, options, load)
+    try:
+        return _build(_tensorrt_class(), model_path, options, load)
+    except BackendUnavailable as exc:
+        reason = str(exc)
+    _say(log, f'backend auto: TensorRT unavailable ({reason}); using ONNX Runtime on the CPU')
+    return _build(_onnxruntime_class(), model_path, options, load)
+
+
+def available_backends() -> List[str]:
+    """Backend names whose runtime is usable on this machine, preferred first."""
+    names = []
+    try:
+        _tensorrt_class()
+        names.append('tensorrt')
+    except BackendUnavailable:
+        pass
+    if importlib.util.find_spec('onnxruntime') is not None:
+        names.append('onnxruntime')
+    return names
+
+
+def unavailable_reason(kind: str) -> Optional[str]:
+    """Why backend ``kind`` cannot run here, or None when it can."""
+    try:
+        if str(kind).strip().lower() == 'tensorrt':
+            _tensorrt_class()
+        else:
+            _onnxruntime_class()
+    except BackendUnavailable as exc:
+        return str(exc)
+    return None

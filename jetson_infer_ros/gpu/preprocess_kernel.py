@@ -1,0 +1,388 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Camera image to network input in one CUDA kernel, written into the engine's input.
+
+On a Jetson the CPU is the bottleneck: resize + colour swap + normalise + HWC->NCHW in
+NumPy costs more than a small network's inference. One fused kernel does all of it,
+one thread per output pixel computing every channel, reading the uint8 camera image
+(any row pitch, as ``sensor_msgs/Image.step`` allows) and writing float32 or float16
+NCHW straight into a device pointer (the TensorRT input binding), so the frame is
+uploaded once and never comes back to the host.
+
+The geometry is an affine map ``net = src * scale + offset`` per axis (the same
+``Transform`` the CPU preprocessor returns) plus the rectangle of the network image the
+picture covers (outside it: the pad value). Sampling is bilinear with half-pixel
+centres and clamped edges, i.e. ``cv2.resize(INTER_LINEAR)`` semantics.
+``reference_preprocess`` is the same arithmetic in float64 NumPy: the kernel is checked
+against it on the GPU, and it is checked against ``jetson_infer_ros.preprocess`` in CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import struct
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+#: encoding -> (channels in the message, colour order of those channels)
+ENCODINGS: Dict[str, Tuple[int, str]] = {
+    'rgb8': (3, 'rgb'), 'bgr8': (3, 'bgr'), 'rgba8': (4, 'rgb'), 'bgra8': (4, 'bgr'),
+    'mono8': (1, 'mono'),
+}
+RESIZE_MODES = ('letterbox', 'centre_crop', 'stretch')
+
+KERNEL_NAME_F32 = 'jir_preprocess_f32'
+KERNEL_NAME_F16 = 'jir_preprocess_f16'
+BLOCK = (32, 8, 1)
+
+KERNEL_SOURCE = r'''
+// jetson_infer_ros fused preprocessing: uint8 HWC (any pitch) -> normalised NCHW.
+// One thread per output pixel; every channel computed from the same 4 taps.
+struct JirParams {
+    int src_w, src_h, src_pitch, src_c;   // source image, pitch in bytes
+    int ch0, ch1, ch2, out_c;             // source channel feeding network channel c
+    int dst_w, dst_h;                     // network plane size
+    float ax, bx, ay, by;                 // src = dst * a + b (pixel centres included)
+    int box_x0, box_y0, box_x1, box_y1;   // covered part of the network image
+    float mul0, mul1, mul2;               // 1 / std
+    float add0, add1, add2;               // -mean / std
+    float pad0, pad1, pad2;               // normalised value outside the box
+};
+
+__device__ __forceinline__ void jir_store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void jir_store(unsigned short* p, float v) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    *p = h;
+}
+
+template <typename T>
+__device__ __forceinline__ void jir_body(const unsigned char* __restrict__ src,
+                                         T* __restrict__ dst, const JirParams& p) {
+    const int x = blockIdx.x * blockDim.x + threadIdx.x;
+    const int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= p.dst_w || y >= p.dst_h) return;
+    const int plane = p.dst_w * p.dst_h;
+    T* out = dst + y * p.dst_w + x;
+    const int chs[3] = {p.ch0, p.ch1, p.ch2};
+    const float muls[3] = {p.mul0, p.mul1, p.mul2};
+    const float adds[3] = {p.add0, p.add1, p.add2};
+    const float pads[3] = {p.pad0, p.pad1, p.pad2};
+    if (x < p.box_x0 || x >= p.box_x1 || y < p.box_y0 || y >= p.box_y1) {
+#pragma unroll
+        for (int c = 0; c < 3; ++c) {
+            if (c < p.out_c) jir_store(out + c * plane, pads[c]);
+        }
+        return;
+    }
+    const float sx = fmaf((float)x, p.ax, p.bx);
+    const float sy = fmaf((float)y, p.ay, p.by);
+    const float fx0 = floorf(sx), fy0 = floorf(sy);
+    const float wx = sx - fx0, wy = sy - fy0;
+    int x0 = (int)fx0, y0 = (int)fy0;
+    int x1 = x0 + 1, y1 = y0 + 1;
+    x0 = min(max(x0, 0), p.src_w - 1); x1 = min(max(x1, 0), p.src_w - 1);
+    y0 = min(max(y0, 0), p.src_h - 1); y1 = min(max(y1, 0), p.src_h - 1);
+    const unsigned char* r0 = src + (size_t)y0 * p.src_pitch;
+    const unsigned char* r1 = src + (size_t)y1 * p.src_pitch;
+    const int o00 = x0 * p.src_c, o01 = x1 * p.src_c;
+#pragma unroll
+    for (int c = 0; c < 3; ++c) {
+        if (c < p.out_c) {
+            const int k = chs[c];
+            const float top = fmaf(wx, (float)r0[o01 + k] - (float)r0[o00 + k], (float)r0[o00 + k]);
+            const float bot = fmaf(wx, (float)r1[o01 + k] - (float)r1[o00 + k], (float)r1[o00 + k]);
+            const float v = fmaf(wy, bot - top, top);
+            jir_store(out + c * plane, fmaf(v, muls[c], adds[c]));
+        }
+    }
+}
+
+extern "C" __global__ void jir_preprocess_f32(const unsigned char* __restrict__ src,
+                                              float* __restrict__ dst, JirParams p) {
+    jir_body<float>(src, dst, p);
+}
+
+extern "C" __global__ void jir_preprocess_f16(const unsigned char* __restrict__ src,
+                                              unsigned short* __restrict__ dst, JirParams p) {
+    jir_body<unsigned short>(src, dst, p);
+}
+'''
+
+
+class PreprocessKernelError(ValueError):
+    """The image or geometry handed to the GPU preprocessor is unusable (says why)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """Where the source lands in the network image: ``net = src * scale + offset``.
+
+    ``box`` is the (x0, y0, x1, y1) part of the network image the source covers; pixels
+    outside it (letterbox bars) get the pad value.
+    """
+
+    src_w: int
+    src_h: int
+    dst_w: int
+    dst_h: int
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+    box: Tuple[int, int, int, int]
+
+    def sampling(self) -> Tuple[float, float, float, float]:
+        """(ax, bx, ay, by) with ``src = dst * a + b`` at pixel centres."""
+        ax = 1.0 / self.scale_x
+        ay = 1.0 / self.scale_y
+        return (ax, (0.5 - self.offset_x) * ax - 0.5, ay, (0.5 - self.offset_y) * ay - 0.5)
+
+
+def plan_geometry(src_w: int, src_h: int, dst_w: int, dst_h: int, mode: str,
+                  crop_fraction: float = 1.0) -> Geometry:
+    """Geometry of one resize mode, with the rounding a resize-then-pad/crop pipeline uses.
+
+    letterbox: fit inside, keep aspect, centre, pad. centre_crop: fill, keep aspect,
+    centre crop; ``crop_fraction`` < 1 first resizes so the crop is that fraction of the
+    short side (EfficientNet: 224/256). stretch: scale each axis independently.
+    """
+    for what, value in (('source width', src_w), ('source height', src_h),
+                        ('network width', dst_w), ('network height', dst_h)):
+        if int(value) <= 0:
+            raise PreprocessKernelError(f'{what} must be positive, got {value}')
+    if mode == 'center_crop':
+        mode = 'centre_crop'
+    if mode not in RESIZE_MODES:
+        raise PreprocessKernelError(f'resize mode {mode!r} is not one of {RESIZE_MODES}')
+    if not 0.0 < crop_fraction <= 1.0:
+        raise PreprocessKernelError(f'crop_fraction must be in (0, 1], got {crop_fraction}')
+    if mode == 'stretch':
+        return Geometry(src_w, src_h, dst_w, dst_h, dst_w / src_w, dst_h / src_h, 0.0, 0.0,
+                        (0, 0, dst_w, dst_h))
+    if mode == 'letterbox':
+        s = min(dst_w / src_w, dst_h / src_h)
+        new_w = min(dst_w, max(1, int(round(src_w * s))))
+        new_h = min(dst_h, max(1, int(round(src_h * s))))
+        pad_x, pad_y = (dst_w - new_w) // 2, (dst_h - new_h) // 2
+        return Geometry(src_w, src_h, dst_w, dst_h, new_w / src_w, new_h / src_h,
+                        float(pad_x), float(pad_y), (pad_x, pad_y, pad_x + new_w, pad_y + new_h))
+    s = max(dst_w / src_w, dst_h / src_h) / crop_fraction
+    new_w = max(dst_w, int(round(src_w * s)))
+    new_h = max(dst_h, int(round(src_h * s)))
+    crop_x, crop_y = (new_w - dst_w) // 2, (new_h - dst_h) // 2
+    return Geometry(src_w, src_h, dst_w, dst_h, new_w / src_w, new_h / src_h,
+                    float(-crop_x), float(-crop_y), (0, 0, dst_w, dst_h))
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalization:
+    """Per network channel ``(x - mean) / std`` in 0..255 units, and the raw pad value."""
+
+    mean: Tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: Tuple[float, float, float] = (255.0, 255.0, 255.0)
+    pad_value: float = 114.0
+
+    def coefficients(self) -> Tuple[Sequence[float], Sequence[float], Sequence[float]]:
+        """(mul, add, pad) per channel so that ``y = x * mul + add``."""
+        if any(float(s) == 0.0 for s in self.std):
+            raise PreprocessKernelError(f'std must be non-zero, got {self.std}')
+        mul = [1.0 / float(s) for s in self.std]
+        add = [-float(m) / float(s) for m, s in zip(self.mean, self.std)]
+        pad = [self.pad_value * m + a for m, a in zip(mul, add)]
+        return mul, add, pad
+
+
+def source_channels(encoding: str, network_order: str, out_channels: int) -> Tuple[int, int, int]:
+    """Which source channel feeds each network channel (colour swap, alpha dropped)."""
+    if encoding not in ENCODINGS:
+        raise PreprocessKernelError(
+            f'encoding {encoding!r} is not one of {sorted(ENCODINGS)}')
+    if network_order not in ('rgb', 'bgr'):
+        raise PreprocessKernelError(f'network colour order must be rgb or bgr, '
+                                    f'got {network_order!r}')
+    if out_channels not in (1, 3):
+        raise PreprocessKernelError(f'network must take 1 or 3 channels, got {out_channels}')
+    channels, order = ENCODINGS[encoding]
+    if channels == 1:
+        return (0, 0, 0)
+    if out_channels == 1:
+        raise PreprocessKernelError(f'{encoding} into a 1-channel network is not supported')
+    return (0, 1, 2) if order == network_order else (2, 1, 0)
+
+
+def _check_image(image: np.ndarray, encoding: str) -> Tuple[int, int, int, int]:
+    """Return (width, height, channels, row pitch in bytes) of a uint8 HWC image view."""
+    if encoding not in ENCODINGS:
+        raise PreprocessKernelError(f'encoding {encoding!r} is not one of {sorted(ENCODINGS)}')
+    channels = ENCODINGS[encoding][0]
+    if image.dtype != np.uint8:
+        raise PreprocessKernelError(f'{encoding} image must be uint8, got {image.dtype}')
+    if image.ndim == 2 and channels == 1:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] != channels:
+        raise PreprocessKernelError(
+            f'{encoding} image must be HxWx{channels}, got shape {image.shape}')
+    h, w = image.shape[:2]
+    if h == 0 or w == 0:
+        raise PreprocessKernelError(f'image is empty: shape {image.shape}')
+    if image.strides[2] != 1 or image.strides[1] != channels or image.strides[0] < w * channels:
+        raise PreprocessKernelError(
+            f'image rows must be packed pixels with a row pitch >= width*channels; '
+            f'strides {image.strides}')
+    return w, h, channels, int(image.strides[0])
+
+
+def reference_preprocess(image: np.ndarray, encoding: str, geometry: Geometry,
+                         norm: Normalization, network_order: str = 'rgb',
+                         out_channels: int = 3) -> np.ndarray:
+    """The kernel's arithmetic in float64 NumPy; returns (C, H, W) float64.
+
+    What the GPU result is compared against, and what CI compares with the CPU
+    preprocessor, so the kernel and the CPU path provably compute the same function.
+    """
+    w, h, channels, _ = _check_image(image, encoding)
+    img = image.reshape(h, w, channels).astype(np.float64)
+    chs = source_channels(encoding, network_order, out_channels)
+    mul, add, pad = norm.coefficients()
+    ax, bx, ay, by = geometry.sampling()
+    xs = np.arange(geometry.dst_w, dtype=np.float64) * ax + bx
+    ys = np.arange(geometry.dst_h, dtype=np.float64) * ay + by
+    fx0, fy0 = np.floor(xs), np.floor(ys)
+    wx, wy = (xs - fx0)[None, :], (ys - fy0)[:, None]
+    x0 = np.clip(fx0.astype(np.int64), 0, w - 1)
+    x1 = np.clip(fx0.astype(np.int64) + 1, 0, w - 1)
+    y0 = np.clip(fy0.astype(np.int64), 0, h - 1)
+    y1 = np.clip(fy0.astype(np.int64) + 1, 0, h - 1)
+    bx0, by0, bx1, by1 = geometry.box
+    inside = np.zeros((geometry.dst_h, geometry.dst_w), dtype=bool)
+    inside[by0:by1, bx0:bx1] = True
+    out = np.empty((out_channels, geometry.dst_h, geometry.dst_w), dtype=np.float64)
+    for c in range(out_channels):
+        plane = img[:, :, chs[c]]
+        top = plane[y0][:, x0] + wx * (plane[y0][:, x1] - plane[y0][:, x0])
+        bot = plane[y1][:, x0] + wx * (plane[y1][:, x1] - plane[y1][:, x0])
+        value = (top + wy * (bot - top)) * mul[c] + add[c]
+        out[c] = np.where(inside, value, pad[c])
+    return out
+
+
+#: JirParams field layout: 10 int, 4 float, 4 int, 9 float (all 4 bytes, no padding)
+_PARAMS_FORMAT = '<10i4f4i9f'
+
+
+def kernel_args(src_ptr: int, w: int, h: int, pitch: int, channels: int,
+                dst_ptr: int, geometry: Geometry, norm: Normalization,
+                chs: Tuple[int, int, int], out_channels: int) -> List[Tuple[str, object]]:
+    """Argument list for CudaApi.launch: source pointer, output pointer, JirParams bytes."""
+    ax, bx, ay, by = geometry.sampling()
+    mul, add, pad = norm.coefficients()
+    params = struct.pack(
+        _PARAMS_FORMAT, w, h, pitch, channels, chs[0], chs[1], chs[2], out_channels,
+        geometry.dst_w, geometry.dst_h, ax, bx, ay, by, *geometry.box, *mul, *add, *pad)
+    return [('ptr', src_ptr), ('ptr', dst_ptr), ('bytes', params)]
+
+
+class GpuPreprocessor:
+    """Compiles the kernel once per CudaApi and runs it: upload + one launch per image.
+
+    The uint8 image is copied into a pinned staging buffer, uploaded with one async
+    copy, and the kernel writes the network input at ``dst_ptr`` on the same stream.
+    The staging buffers are reused: synchronise the stream before the next ``run``.
+    """
+
+    def __init__(self, api: object, half: bool = False) -> None:
+        from jetson_infer_ros.cuda.binding import CudaApi
+        if not isinstance(api, CudaApi):
+            raise TypeError('GpuPreprocessor needs a jetson_infer_ros.cuda.CudaApi')
+        self.api = api
+        self.half = bool(half)
+        self.image = api.compile(KERNEL_SOURCE, 'jir_preprocess', ['-std=c++14'])
+        self._module = api.module_load(self.image)
+        self._function = api.module_get_function(
+            self._module, KERNEL_NAME_F16 if self.half else KERNEL_NAME_F32)
+        self._host = None  # type: Optional[object]
+        self._device = 0
+        self._capacity = 0
+
+    @property
+    def element_size(self) -> int:
+        """Bytes per output element (4 for float32, 2 for float16)."""
+        return 2 if self.half else 4
+
+    def _reserve(self, nbytes: int) -> None:
+        if nbytes <= self._capacity:
+            return
+        self._free_staging()
+        capacity = 1 << max(20, math.ceil(math.log2(nbytes)))
+        self._host = self.api.malloc_host(capacity)
+        self._device = self.api.malloc(capacity)
+        self._capacity = capacity
+
+    def upload(self, image: np.ndarray, encoding: str, stream: int) -> Tuple[int, int, int, int]:
+        """Stage and upload ``image``; returns (device ptr, width, height, pitch)."""
+        w, h, channels, pitch = _check_image(image, encoding)
+        nbytes = pitch * (h - 1) + w * channels
+        self._reserve(nbytes)
+        host = self._host
+        flat = host.view(np.uint8, (self._capacity,))  # type: ignore[union-attr]
+        rows = flat[:pitch * h].reshape(h, pitch)[:, :w * channels]
+        np.copyto(rows, image.reshape(h, w * channels) if image.strides[0] == w * channels
+                  else np.lib.stride_tricks.as_strided(
+                      image, shape=(h, w * channels), strides=(pitch, 1)))
+        self.api.memcpy_htod_async(self._device, host.ptr, nbytes, stream)  # type: ignore
+        return self._device, w, h, pitch
+
+    def launch(self, src_ptr: int, w: int, h: int, pitch: int, encoding: str, dst_ptr: int,
+               geometry: Geometry, norm: Normalization, network_order: str = 'rgb',
+               out_channels: int = 3, stream: int = 0) -> None:
+        """Launch on an image already on the device (e.g. from a camera's CUDA buffer)."""
+        if (geometry.src_w, geometry.src_h) != (w, h):
+            raise PreprocessKernelError(
+                f'geometry was planned for {geometry.src_w}x{geometry.src_h}, '
+                f'image is {w}x{h}')
+        channels = ENCODINGS[encoding][0] if encoding in ENCODINGS else 0
+        chs = source_channels(encoding, network_order, out_channels)
+        args = kernel_args(src_ptr, w, h, pitch, channels, dst_ptr, geometry, norm, chs,
+                           out_channels)
+        grid = ((geometry.dst_w + BLOCK[0] - 1) // BLOCK[0],
+                (geometry.dst_h + BLOCK[1] - 1) // BLOCK[1], 1)
+        self.api.launch(self._function, grid, BLOCK, args, stream)  # type: ignore
+
+    def run(self, image: np.ndarray, encoding: str, dst_ptr: int, geometry: Geometry,
+            norm: Normalization, network_order: str = 'rgb', out_channels: int = 3,
+            stream: int = 0) -> None:
+        """Upload ``image`` and write the normalised NCHW planes at ``dst_ptr``."""
+        src, w, h, pitch = self.upload(image, encoding, stream)
+        self.launch(src, w, h, pitch, encoding, dst_ptr, geometry, norm, network_order,
+                    out_channels, stream)
+
+    def _free_staging(self) -> None:
+        if self._host is not None:
+            self.api.free_host(self._host)  # type: ignore
+            self._host = None
+        if self._device:
+            self.api.free(self._device)
+            self._device = 0
+        self._capacity = 0
+
+    def close(self) -> None:
+        """Free the staging buffers and unload the module."""
+        self._free_staging()
+        if self._module:
+            self.api.module_unload(self._module)
+            self._module = 0

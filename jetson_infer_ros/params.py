@@ -1,0 +1,325 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The one parameter table: every ROS parameter of the node, declared once.
+
+Declaration (with ParameterDescriptors), validation (at configure and on every live
+change), the shipped config/*.yaml and the README's parameter table are all derived from
+PARAMETERS, and a test checks that they agree. Parameters marked ``runtime=True`` change
+live (``ros2 param set``); the others shape the engine or the subscriptions, so they are
+rejected while the node is configured and take effect at the next configure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+BOOL = 'bool'
+INT = 'int'
+DOUBLE = 'double'
+STRING = 'string'
+DOUBLE_ARRAY = 'double_array'
+STRING_ARRAY = 'string_array'
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One parameter: what it is, what it may be, and whether it can change live."""
+
+    name: str
+    type: str  # noqa: A003 - the parameter type, as ROS names it
+    default: Any
+    description: str
+    choices: Tuple[str, ...] = ()
+    min_value: Optional[float] = None
+    max_value: Optional[float] = None
+    runtime: bool = False
+    length: Optional[int] = None       # fixed array length (mean/std)
+    group: str = 'model'
+
+
+PARAMETERS: Tuple[Param, ...] = (
+    # --- model -------------------------------------------------------------------------
+    Param('model_path', STRING, 'efficientnet_lite0',
+          'ONNX model (or serialized TensorRT engine) path, or the name of a default model '
+          'prepared by `jetson-infer models` (efficientnet_lite0, nanodet).'),
+    Param('task', STRING, 'classification', 'What the model does.',
+          choices=('classification', 'detection')),
+    Param('decoder', STRING, 'softmax',
+          'Output decoder: softmax classifier, NanoDet, YOLOv5 [N,5+C], YOLOv8/YOLO11 '
+          '[4+C,N], SSD-style boxes+scores.',
+          choices=('softmax', 'nanodet', 'yolov5', 'yolov8', 'ssd')),
+    Param('labels_file', STRING, '',
+          "Class names, one per line; '' uses the default model's bundled labels."),
+    Param('input_width', INT, 0, 'Network input width; 0 reads it from the ONNX.',
+          min_value=0, max_value=8192),
+    Param('input_height', INT, 0, 'Network input height; 0 reads it from the ONNX.',
+          min_value=0, max_value=8192),
+    Param('color_order', STRING, 'rgb', 'Channel order the network expects.',
+          choices=('rgb', 'bgr')),
+    Param('resize_mode', STRING, 'center_crop',
+          'How a camera frame becomes the network input: letterbox (keep aspect, pad), '
+          'center_crop (resize the short side, crop the centre), stretch.',
+          choices=('letterbox', 'center_crop', 'stretch')),
+    Param('crop_fraction', DOUBLE, 0.875,
+          'center_crop: network size / resized short side (224/256 = 0.875).',
+          min_value=0.1, max_value=1.0),
+    Param('mean', DOUBLE_ARRAY, [127.0, 127.0, 127.0],
+          'Per-channel mean subtracted from 0-255 pixels, in network channel order.', length=3),
+    Param('std', DOUBLE_ARRAY, [128.0, 128.0, 128.0],
+          'Per-channel divisor applied after the mean, in network channel order.', length=3),
+    Param('pad_value', DOUBLE, 114.0, 'Letterbox fill, in 0-255 pixel units.',
+          min_value=0.0, max_value=255.0),
+    # --- backend -----------------------------------------------------------------------
+    Param('backend', STRING, 'auto',
+          'Inference backend; auto uses TensorRT when it and CUDA are present, else ONNX '
+          'Runtime (logged once).', choices=('auto', 'tensorrt', 'onnxruntime'), group='backend'),
+    Param('precision', STRING, 'fp32',
+          'Requested precision; int8 runs the calibrated model only if its stored evaluation '
+          'passes the INT8 gate, else falls back (fp16 on GPU, fp32 on CPU).',
+          choices=('fp32', 'fp16', 'int8'), group='backend'),
+    Param('int8_model_path', STRING, '',
+          "Calibrated Q/DQ ONNX for precision int8; '' looks for <model>.int8.onnx.",
+          group='backend'),
+    Param('int8_min_top1_agreement', DOUBLE, 0.99,
+          'INT8 gate (classification): minimum top-1 agreement with FP32.',
+          min_value=0.0, max_value=1.0, group='backend'),
+    Param('int8_max_map_drop', DOUBLE, 1.0,
+          'INT8 gate (detection): largest mAP@[.5:.95] drop vs FP32, in points.',
+          min_value=0.0, max_value=100.0, group='backend'),
+    Param('max_batch', INT, 1, 'Engine/session batch size (several cameras share one batch).',
+          min_value=1, max_value=64, group='backend'),
+    Param('cpu_threads', INT, 0, 'ONNX Runtime intra-op threads; 0 = runtime default.',
+          min_value=0, max_value=256, group='backend'),
+    Param('dla_core', INT, -1, 'TensorRT DLA core (Jetson); -1 = GPU.',
+          min_value=-1, max_value=7, group='backend'),
+    Param('workspace_mb', INT, 1024, 'TensorRT builder memory pool limit, MiB.',
+          min_value=16, max_value=65536, group='backend'),
+    Param('engine_cache_dir', STRING, '',
+          "Where built TensorRT engines are cached; '' = ~/.cache/jetson_infer_ros/engines.",
+          group='backend'),
+    Param('use_cuda_graph', BOOL, False, 'Capture the TensorRT enqueue as a CUDA graph.',
+          group='backend'),
+    # --- input -------------------------------------------------------------------------
+    Param('input_type', STRING, 'raw',
+          'raw: sensor_msgs/Image on `image`; compressed: sensor_msgs/CompressedImage on '
+          '`image/compressed`.', choices=('raw', 'compressed'), group='input'),
+    Param('zero_copy_input', BOOL, True,
+          'Read images straight from the serialized CDR bytes (no Python message).',
+          group='input'),
+    Param('qos_reliability', STRING, 'best_effort', 'Input subscription reliability.',
+          choices=('best_effort', 'reliable'), group='input'),
+    Param('qos_depth', INT, 1, 'Input subscription history depth.',
+          min_value=1, max_value=1000, group='input'),
+    Param('lossless', BOOL, False,
+          'Process every frame in order (bag replay) instead of only the newest; implies '
+          'reliable QoS.', group='input'),
+    Param('lossless_queue_size', INT, 256,
+          'Lossless mode: frames waiting beyond this are counted as dropped (queue_full).',
+          min_value=1, max_value=100000, group='input'),
+    Param('max_image_pixels', INT, 33177600,
+          'Larger frames (by their header) are rejected before any allocation (8K = 33.2 MP).',
+          min_value=1, max_value=1 << 30, group='input'),
+    # --- output (live) ---------------------------------------------------------------
+    Param('score_threshold', DOUBLE, 0.35, 'Detections below this score are dropped.',
+          min_value=0.0, max_value=1.0, runtime=True, group='output'),
+    Param('nms_iou_threshold', DOUBLE, 0.6, 'Class-wise NMS IoU threshold.',
+          min_value=0.0, max_value=1.0, runtime=True, group='output'),
+    Param('max_detections', INT, 100, 'Most detections published per frame.',
+          min_value=1, max_value=10000, runtime=True, group='output'),
+    Param('top_k', INT, 5, 'Classes published per frame (classification).',
+          min_value=1, max_value=1000, runtime=True, group='output'),
+    Param('publish_debug_image', BOOL, False,
+          'Publish `debug_image` with boxes/labels drawn (costs nothing when off).',
+          runtime=True, group='output'),
+    # --- diagnostics (live) -----------------------------------------------------------
+    Param('diagnostics_period', DOUBLE, 1.0, 'Seconds between /diagnostics messages.',
+          min_value=0.1, max_value=60.0, group='diagnostics'),
+    Param('warn_output_rate_hz', DOUBLE, 0.0,
+          'WARN when the output rate falls below this while input arrives; 0 = off.',
+          min_value=0.0, max_value=1000.0, runtime=True, group='diagnostics'),
+    Param('warn_latency_ms', DOUBLE, 0.0,
+          'WARN when the p99 end-to-end latency in the window exceeds this; 0 = off.',
+          min_value=0.0, max_value=100000.0, runtime=True, group='diagnostics'),
+    Param('error_latency_ms', DOUBLE, 0.0,
+          'ERROR when the p99 end-to-end latency in the window exceeds this; 0 = off.',
+          min_value=0.0, max_value=100000.0, runtime=True, group='diagnostics'),
+)
+
+BY_NAME: Dict[str, Param] = {p.name: p for p in PARAMETERS}
+
+
+class ParameterError(ValueError):
+    """A parameter value is not allowed; the message names the parameter and the rule."""
+
+
+def defaults() -> Dict[str, Any]:
+    return {p.name: _copy(p.default) for p in PARAMETERS}
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def coerce(param: Param, value: Any) -> Any:
+    """Check one value against its table entry and return it in canonical Python type."""
+    name = param.name
+    t = param.type
+    if t == BOOL:
+        if not isinstance(value, bool):
+            raise ParameterError(f'{name}: expected a bool, got {value!r}')
+        return value
+    if t == INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParameterError(f'{name}: expected an integer, got {value!r}')
+        _check_range(param, value)
+        return int(value)
+    if t == DOUBLE:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(f'{name}: expected a number, got {value!r}')
+        value = float(value)
+        if not math.isfinite(value):
+            raise ParameterError(f'{name}: must be finite, got {value!r}')
+        _check_range(param, value)
+        return value
+    if t == STRING:
+        if not isinstance(value, str):
+            raise ParameterError(f'{name}: expected a string, got {value!r}')
+        if param.choices and value not in param.choices:
+            raise ParameterError(f'{name}: {value!r} is not one of {", ".join(param.choices)}')
+        return value
+    if t == DOUBLE_ARRAY:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) and not hasattr(
+                value, 'tolist'):
+            raise ParameterError(f'{name}: expected a list of numbers, got {value!r}')
+        items = list(value.tolist() if hasattr(value, 'tolist') else value)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in items):
+            raise ParameterError(f'{name}: expected finite numbers, got {items!r}')
+        if param.length is not None and len(items) != param.length:
+            raise ParameterError(f'{name}: expected {param.length} values, got {len(items)}')
+        if name == 'std' and any(v == 0 for v in items):
+            raise ParameterError('std: values must be non-zero')
+        return [float(v) for v in items]
+    if t == STRING_ARRAY:
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise ParameterError(f'{name}: expected a list of strings, got {value!r}')
+        if not all(isinstance(v, str) for v in value):
+            raise ParameterError(f'{name}: expected strings, got {value!r}')
+        return list(value)
+    raise ParameterError(f'{name}: unknown parameter type {t}')
+
+
+def _check_range(param: Param, value: float) -> None:
+    if param.min_value is not None and value < param.min_value:
+        raise ParameterError(f'{param.name}: {value} is below the minimum {param.min_value}')
+    if param.max_value is not None and value > param.max_value:
+        raise ParameterError(f'{param.name}: {value} is above the maximum {param.max_value}')
+
+
+def validate(values: Mapping[str, Any], partial: bool = False) -> Dict[str, Any]:
+    """Validate a full (or, with ``partial``, any subset of a) parameter set.
+
+    Unknown names are errors, so a typo in a YAML file is reported, not ignored.
+    """
+    unknown = sorted(set(values) - set(BY_NAME))
+    if unknown:
+        raise ParameterError(f'unknown parameter(s): {", ".join(unknown)}')
+    out = {} if partial else defaults()
+    for name, value in values.items():
+        out[name] = coerce(BY_NAME[name], value)
+    if not partial:
+        _check_combinations(out)
+    return out
+
+
+def _check_combinations(v: Mapping[str, Any]) -> None:
+    if v['task'] == 'classification' and v['decoder'] != 'softmax':
+        raise ParameterError(f"decoder: {v['decoder']!r} is a detection decoder but task is "
+                             'classification (use softmax)')
+    if v['task'] == 'detection' and v['decoder'] == 'softmax':
+        raise ParameterError("decoder: 'softmax' is a classifier; task detection needs "
+                             'nanodet, yolov5, yolov8 or ssd')
+    if (v['input_width'] == 0) != (v['input_height'] == 0):
+        raise ParameterError('input_width/input_height: set both or neither (0 = from the ONNX)')
+
+
+def runtime_names() -> List[str]:
+    return [p.name for p in PARAMETERS if p.runtime]
+
+
+def ros_parameter_type(param: Param):
+    """Map a table entry to its rclpy ParameterType (imports rclpy lazily)."""
+    from rcl_interfaces.msg import ParameterType
+    return {
+        BOOL: ParameterType.PARAMETER_BOOL, INT: ParameterType.PARAMETER_INTEGER,
+        DOUBLE: ParameterType.PARAMETER_DOUBLE, STRING: ParameterType.PARAMETER_STRING,
+        DOUBLE_ARRAY: ParameterType.PARAMETER_DOUBLE_ARRAY,
+        STRING_ARRAY: ParameterType.PARAMETER_STRING_ARRAY,
+    }[param.type]
+
+
+def descriptor(param: Param):
+    """Build a ParameterDescriptor with the description, choices and range from the table."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+    text = param.description
+    if param.choices:
+        text += ' One of: ' + ', '.join(param.choices) + '.'
+    if not param.runtime:
+        text += ' Takes effect at the next configure.'
+    d = ParameterDescriptor(name=param.name, type=ros_parameter_type(param), description=text,
+                            dynamic_typing=False)
+    if param.choices:
+        d.additional_constraints = 'one of: ' + ', '.join(param.choices)
+    if param.type == INT and (param.min_value is not None or param.max_value is not None):
+        d.integer_range = [IntegerRange(from_value=int(param.min_value),
+                                        to_value=int(param.max_value), step=0)]
+    if param.type == DOUBLE and (param.min_value is not None or param.max_value is not None):
+        d.floating_point_range = [FloatingPointRange(
+            from_value=float(param.min_value), to_value=float(param.max_value), step=0.0)]
+    return d
+
+
+def markdown_table(params: Iterable[Param] = PARAMETERS) -> str:
+    """Render the README's parameter table, generated so it cannot drift from the code."""
+    rows = ['| name | type | default | allowed | live | description |',
+            '|---|---|---|---|---|---|']
+    for p in params:
+        allowed = ', '.join(p.choices) if p.choices else _range_text(p)
+        default = repr(p.default) if p.type == STRING else _yaml_scalar(p.default)
+        rows.append(f'| `{p.name}` | {p.type} | `{default}` | {allowed} | '
+                    f'{"yes" if p.runtime else "no"} | {p.description} |')
+    return '\n'.join(rows) + '\n'
+
+
+def _range_text(p: Param) -> str:
+    if p.min_value is None and p.max_value is None:
+        return ''
+    return f'{_num(p.min_value)} .. {_num(p.max_value)}'
+
+
+def _num(v: Optional[float]) -> str:
+    if v is None:
+        return ''
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+def _yaml_scalar(v: Any) -> str:
+    if isinstance(v, bool):
+        return 'true' if v else 'false'
+    if isinstance(v, list):
+        return '[' + ', '.join(_yaml_scalar(x) for x in v) + ']'
+    return str(v)

@@ -1,0 +1,121 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Turn a classifier's output tensor into the top-k classes with meaningful scores.
+
+Classifiers disagree on whether the graph ends in a softmax: some export logits, some
+probabilities. Publishing logits as scores would make a score threshold meaningless, and
+applying softmax twice flattens the distribution, so ``apply_softmax='auto'`` looks at
+the numbers once per call. Top-k uses ``argpartition`` so the cost does not grow with
+sorting all 1000 ImageNet classes.
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple, Union
+
+import numpy as np
+
+from jetson_infer_ros.postprocess.results import ClassScore
+
+SoftmaxMode = Union[bool, str]
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax (the row maximum is subtracted before ``exp``)."""
+    x = np.asarray(logits, dtype=np.float32)
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def looks_like_probabilities(scores: np.ndarray, tolerance: float = 1e-2) -> bool:
+    """True when every row is in [0, 1] and sums to 1 within ``tolerance``.
+
+    The tolerance is loose enough for FP16 outputs (a 1000-way softmax in half precision
+    sums to 1 only within a few thousandths) and far too tight for logits to pass.
+    """
+    s = np.asarray(scores, dtype=np.float32)
+    if s.size == 0 or not np.all(np.isfinite(s)):
+        return False
+    if s.min() < -1e-6 or s.max() > 1.0 + 1e-6:
+        return False
+    return bool(np.all(np.abs(s.sum(axis=-1) - 1.0) <= tolerance))
+
+
+def as_rows(output: np.ndarray) -> np.ndarray:
+    """View a classifier output as (batch, classes).
+
+    Accepts (C,), (B, C) and (B, C, 1, 1) (convolutional heads without a flatten).
+    """
+    out = np.asarray(output)
+    if out.ndim == 1:
+        return out.reshape(1, -1)
+    if out.ndim >= 2 and all(d == 1 for d in out.shape[2:]):
+        return out.reshape(out.shape[0], out.shape[1])
+    raise ValueError(
+        f'classification output has shape {out.shape}; expected (C,), (B, C) or (B, C, 1, 1)')
+
+
+def _resolve_mode(apply_softmax: SoftmaxMode) -> SoftmaxMode:
+    if isinstance(apply_softmax, (bool, np.bool_)):
+        return bool(apply_softmax)
+    if isinstance(apply_softmax, str):
+        mode = apply_softmax.strip().lower()
+        if mode == 'auto':
+            return 'auto'
+        if mode in ('true', 'yes', 'always', '1'):
+            return True
+        if mode in ('false', 'no', 'never', '0'):
+            return False
+    raise ValueError(f"apply_softmax must be True, False or 'auto', got {apply_softmax!r}")
+
+
+def probabilities(output: np.ndarray, apply_softmax: SoftmaxMode = 'auto') -> np.ndarray:
+    """(B, C) float32 scores: softmax of logits, or the output itself if already probabilities."""
+    mode = _resolve_mode(apply_softmax)
+    rows = as_rows(output)
+    if rows.shape[1] == 0:
+        raise ValueError('classification output has no classes')
+    if mode == 'auto':
+        mode = not looks_like_probabilities(rows)
+    if mode:
+        return softmax(rows)
+    return rows.astype(np.float32, copy=False)
+
+
+def top_k_arrays(output: np.ndarray, k: int,
+                 apply_softmax: SoftmaxMode = 'auto') -> Tuple[np.ndarray, np.ndarray]:
+    """Class ids (B, k) int64 and scores (B, k) float32, best first; k is capped at C."""
+    if int(k) < 1:
+        raise ValueError(f'top_k must be >= 1, got {k}')
+    probs = probabilities(output, apply_softmax)
+    k = min(int(k), probs.shape[1])
+    if k < probs.shape[1]:
+        part = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(k), probs.shape).copy()
+    part_scores = np.take_along_axis(probs, part, axis=1)
+    # Stable sort on the negated score: equal scores keep the lower class id first.
+    order = np.argsort(-part_scores, axis=1, kind='stable')
+    ids = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    return ids, np.take_along_axis(part_scores, order, axis=1)
+
+
+def top_k(output: np.ndarray, k: int,
+          apply_softmax: SoftmaxMode = 'auto') -> List[List[ClassScore]]:
+    """The k best classes of every batch item, as ``ClassScore`` lists."""
+    ids, scores = top_k_arrays(output, k, apply_softmax)
+    return [[ClassScore(int(c), float(s)) for c, s in zip(row_ids, row_scores)]
+            for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]

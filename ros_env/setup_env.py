@@ -1,0 +1,312 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Build the development / CI environment (.venv) unattended, from registries only.
+
+There is no ROS install on the machines this project is developed and tested on: ROS 2
+kilted comes from PyPI wheels, and vision_msgs (in no registry) is built here from the
+definitions in ros_env/vision_msgs with the rosidl generators from those wheels. Each
+step leaves a stamp keyed by the hash of its inputs, so a warm re-run takes seconds.
+
+Run with the Python 3.11 that the ROS wheels were built for:
+    python3.11 ros_env/setup_env.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from pathlib import Path
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_DIR = ROOT / 'ros_env'
+VENV = Path(os.environ.get('JETSON_INFER_VENV', ROOT / '.venv'))
+STAMPS = VENV / '.stamps'
+PACKAGE = 'jetson_infer_ros'
+
+
+class SetupError(RuntimeError):
+    """A missing prerequisite or a failed step; printed as one line, no traceback."""
+
+
+def log(msg: str) -> None:
+    print(f'[setup] {msg}', flush=True)
+
+
+def run(cmd, **kwargs) -> None:
+    try:
+        subprocess.run([str(c) for c in cmd], check=True, **kwargs)
+    except subprocess.CalledProcessError as exc:
+        raise SetupError(f'command failed ({exc.returncode}): {" ".join(map(str, cmd))}')
+
+
+def run_pip(args) -> None:
+    """Run pip, dropping the warnings about absent local mirrors that some hosts configure."""
+    cmd = [str(venv_python()), '-m', 'pip', '--disable-pip-version-check'] + [str(a) for a in args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if 'is ignored: it is neither a file nor a directory' not in line:
+            sys.stdout.write(line)
+    if proc.wait() != 0:
+        raise SetupError(f'pip failed ({proc.returncode}): pip {" ".join(map(str, args))}')
+
+
+def digest(*paths: Path, extra: str = '') -> str:
+    h = hashlib.sha256(extra.encode())
+    for path in paths:
+        files = sorted(p for p in path.rglob('*') if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.relative_to(ROOT)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def stamped(name: str, key: str) -> bool:
+    stamp = STAMPS / name
+    return stamp.exists() and stamp.read_text().strip() == key
+
+
+def stamp(name: str, key: str) -> None:
+    STAMPS.mkdir(parents=True, exist_ok=True)
+    (STAMPS / name).write_text(key + '\n')
+
+
+def check_prerequisites() -> None:
+    """Fail early with one line naming the Debian package, not a CMake stack trace."""
+    if sys.version_info[:2] != (3, 11):
+        raise SetupError(
+            f'Python 3.11 is required (the ROS 2 kilted wheels are cp311); this is '
+            f'{sys.version.split()[0]}: apt-get install python3.11 python3.11-venv python3.11-dev')
+    tools = [('cmake', 'cmake'), ('make', 'make'), ('cc', 'gcc'), ('c++', 'g++')]
+    for tool, pkg in tools:
+        if shutil.which(tool) is None:
+            raise SetupError(f'`{tool}` not found: apt-get install {pkg}')
+    include = Path(sysconfig.get_paths()['include'])
+    if not (include / 'Python.h').exists():
+        raise SetupError(f'Python headers missing ({include}/Python.h): '
+                         'apt-get install python3.11-dev')
+    try:
+        import ensurepip  # noqa: F401
+        import venv  # noqa: F401
+    except ImportError:
+        raise SetupError('the venv module is missing: apt-get install python3.11-venv')
+
+
+def venv_python() -> Path:
+    return VENV / 'bin' / 'python'
+
+
+def create_venv() -> None:
+    if venv_python().exists():
+        return
+    log(f'creating {VENV}')
+    run([sys.executable, '-m', 'venv', VENV])
+
+
+def pip_install() -> None:
+    lock = ENV_DIR / 'requirements.lock'
+    nodeps = ENV_DIR / 'requirements-nodeps.txt'
+    key = digest(lock, nodeps, extra=sys.version)
+    if stamped('pip', key):
+        return
+    STAMPS.mkdir(parents=True, exist_ok=True)
+    for old in STAMPS.iterdir():   # new packages: everything built on them is stale
+        old.unlink()
+    log('installing the pinned Python packages (ROS 2 kilted wheels, runtime, tests)')
+    t0 = time.monotonic()
+    run_pip(['install', '-q', '-r', lock])
+    run_pip(['install', '-q', '--no-deps', '-r', nodeps])
+    write_ament_pth()
+    log(f'packages installed in {time.monotonic() - t0:.0f} s')
+    stamp('pip', key)
+
+
+def site_packages() -> Path:
+    out = subprocess.run(
+        [venv_python(), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+        check=True, capture_output=True, text=True)
+    path = Path(out.stdout.strip().splitlines()[-1])
+    if not str(path).startswith(str(VENV)):
+        raise SetupError(f'venv site-packages resolved outside the venv: {path}')
+    return path
+
+
+def write_ament_pth() -> None:
+    """Make ament_index_python find packages installed into this venv, in every process."""
+    line = ("import os, sys; p = os.environ.get('AMENT_PREFIX_PATH', ''); "
+            "os.environ['AMENT_PREFIX_PATH'] = p if sys.prefix in p.split(os.pathsep) "
+            'else os.pathsep.join(x for x in (p, sys.prefix) if x)\n')
+    (site_packages() / 'jetson_infer_ros_ament_prefix.pth').write_text(line)
+
+
+def fix_cmake_exports() -> None:
+    """Point the wheels' exported CMake targets at this venv's Python and NumPy headers.
+
+    The wheels were built in a manylinux container; their *Export.cmake files still name
+    its include directories, which do not exist here, and CMake refuses such targets.
+    """
+    out = subprocess.run(
+        [venv_python(), '-c',
+         'import sysconfig, numpy; print(sysconfig.get_paths()["include"]); '
+         'print(numpy.get_include())'],
+        check=True, capture_output=True, text=True)
+    py_inc, np_inc = out.stdout.split()
+    share = VENV / 'share'
+    for path in share.rglob('*Export.cmake'):
+        text = path.read_text()
+        new = text
+        for token in set(_foreign_includes(text)):
+            new = new.replace(token, np_inc if 'numpy' in token else py_inc)
+        if new != text:
+            path.write_text(new)
+
+
+def _foreign_includes(text: str):
+    for part in text.replace(';', ' ').replace('"', ' ').split():
+        is_py = '/include/python3' in part and not part.startswith(str(VENV))
+        is_np = 'numpy' in part and part.endswith('/include') and 'site-packages' in part
+        if (is_py or is_np) and not Path(part).exists():
+            yield part
+
+
+def build_vision_msgs() -> None:
+    src = ENV_DIR / 'vision_msgs'
+    key = digest(src, ENV_DIR / 'requirements.lock', extra=sys.version)
+    if stamped('vision_msgs', key):
+        return
+    fix_cmake_exports()
+    build = VENV / 'build' / 'vision_msgs'
+    shutil.rmtree(build, ignore_errors=True)
+    env = dict(os.environ, AMENT_PREFIX_PATH=str(VENV), VIRTUAL_ENV=str(VENV),
+               PATH=f'{VENV / "bin"}{os.pathsep}{os.environ.get("PATH", "")}')
+    env.pop('PYTHONPATH', None)
+    log('building vision_msgs from ros_env/vision_msgs (rosidl, CMake)')
+    t0 = time.monotonic()
+    jobs = str(max(1, min(4, os.cpu_count() or 1)))
+    quiet = {'stdout': subprocess.DEVNULL} if not os.environ.get('VERBOSE') else {}
+    run(['cmake', '-S', src, '-B', build, f'-DCMAKE_INSTALL_PREFIX={VENV}',
+         '-DBUILD_TESTING=OFF', '-DCMAKE_BUILD_TYPE=Release',
+         f'-DPython3_EXECUTABLE={venv_python()}', f'-DPYTHON_EXECUTABLE={venv_python()}'],
+        env=env, **quiet)
+    run(['cmake', '--build', build, '-j', jobs], env=env, **quiet)
+    run(['cmake', '--install', build], env=env, **quiet)
+    log(f'vision_msgs built in {time.monotonic() - t0:.0f} s')
+    stamp('vision_msgs', key)
+
+
+def install_project() -> None:
+    """Install the package editable, plus the share/ and lib/ files colcon would install.
+
+    ``pip install -e`` does not install setup.py's data_files, so the ament index marker,
+    package.xml, launch/ and config/ are linked into <venv>/share like colcon's
+    --symlink-install does, and the node executable is placed where launch_ros and
+    ``ros2 run`` look for it: <prefix>/lib/<package>/<executable>.
+    """
+    key = digest(ROOT / 'setup.py', ROOT / 'setup.cfg', ROOT / 'package.xml', extra=sys.version)
+    if not stamped('project', key):
+        log(f'installing {PACKAGE} (editable) into the venv')
+        run_pip(['install', '-q', '--no-deps', '--no-build-isolation', '-e', ROOT])
+        stamp('project', key)
+    share = VENV / 'share' / PACKAGE
+    share.mkdir(parents=True, exist_ok=True)
+    for name in ('package.xml', 'launch', 'config'):
+        link = share / name
+        if link.is_symlink() or link.exists():
+            if link.is_symlink() and link.resolve() == (ROOT / name).resolve():
+                continue
+            if link.is_dir() and not link.is_symlink():
+                shutil.rmtree(link)
+            else:
+                link.unlink()
+        link.symlink_to(ROOT / name)
+    index = VENV / 'share' / 'ament_index' / 'resource_index' / 'packages'
+    index.mkdir(parents=True, exist_ok=True)
+    (index / PACKAGE).touch()
+    # setup.cfg's [develop] script_dir puts the console scripts in lib/<package>/ (where
+    # launch_ros looks); link them into bin/ too, for the README commands and users' PATH.
+    libdir = VENV / 'lib' / PACKAGE
+    for script in _console_scripts():
+        src = libdir / script
+        link = VENV / 'bin' / script
+        if src.exists() and not (link.exists() or link.is_symlink()):
+            link.symlink_to(src)
+
+
+def _console_scripts():
+    """Names of setup.py's console scripts, read from the installed entry points."""
+    out = subprocess.run(
+        [venv_python(), '-c',
+         'from importlib.metadata import distribution as d; '
+         f'print("\\n".join(e.name for e in d("{PACKAGE}").entry_points '
+         'if e.group == "console_scripts"))'],
+        check=True, capture_output=True, text=True)
+    return [name for name in out.stdout.split() if name]
+
+
+def relock() -> None:
+    """Regenerate requirements.lock from requirements.in in a scratch venv."""
+    scratch = ROOT / '.venv-relock'
+    shutil.rmtree(scratch, ignore_errors=True)
+    run([sys.executable, '-m', 'venv', scratch])
+    py = scratch / 'bin' / 'python'
+    run([py, '-m', 'pip', 'install', '-q', '-r', ENV_DIR / 'requirements.in'])
+    out = subprocess.run([py, '-m', 'pip', 'freeze', '--all'], check=True,
+                         capture_output=True, text=True).stdout
+    purelib = 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
+    sp = Path(subprocess.run([py, '-c', purelib], check=True, capture_output=True,
+                             text=True).stdout.strip().splitlines()[-1])
+    # ROS wheels also register their Python packages as egg-info dists (rclpy, std_msgs,
+    # ...); those names are not on PyPI and must not be pinned on their own.
+    embedded = {p.name.split('-')[0].lower().replace('_', '-') for p in sp.glob('*.egg-info')}
+    keep = [ln for ln in out.splitlines()
+            if ln and not ln.startswith('pip==')
+            and ln.split('==')[0].lower().replace('_', '-') not in embedded]
+    header = ('# Generated by `python3.11 ros_env/setup_env.py --relock` from requirements.in.'
+              ' Do not edit.\n')
+    (ENV_DIR / 'requirements.lock').write_text(header + '\n'.join(keep) + '\n')
+    shutil.rmtree(scratch, ignore_errors=True)
+    log(f'wrote requirements.lock ({len(keep)} packages)')
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--relock', action='store_true', help='regenerate requirements.lock')
+    args = parser.parse_args(argv)
+    try:
+        check_prerequisites()
+        if args.relock:
+            relock()
+            return 0
+        create_venv()
+        pip_install()
+        build_vision_msgs()
+        install_project()
+    except SetupError as exc:
+        print(f'setup_env: error: {exc}', file=sys.stderr)
+        return 2
+    summary = {'venv': str(VENV), 'python': sys.version.split()[0]}
+    log('environment ready: ' + json.dumps(summary))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

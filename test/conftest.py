@@ -1,0 +1,119 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Session-wide isolation and process fixtures for every test.
+
+The environment is isolated at import time, before any test module can import rclpy:
+DDS discovery stays on this machine and each test session gets its own random domain.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+from typing import List, Optional
+
+from jetson_infer_ros import ros_isolation
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ISOLATED_ENV = ros_isolation.apply_to_this_process(
+    domain_id=int(os.environ['JETSON_INFER_TEST_DOMAIN_ID'])
+    if 'JETSON_INFER_TEST_DOMAIN_ID' in os.environ else None)
+SHM = Path('/dev/shm')
+_SHM_AT_START = set(SHM.iterdir()) if SHM.is_dir() else set()
+
+
+class ProcessGroup:
+    """Child processes of one test, stopped like a user would: SIGINT, then SIGKILL."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.procs: List[subprocess.Popen] = []
+
+    def start(self, cmd: List[str], name: str, env: Optional[dict] = None,
+              cwd: Optional[Path] = None) -> subprocess.Popen:
+        log = open(self.log_dir / f'{name}.log', 'wb')
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                env=env or dict(ISOLATED_ENV), cwd=str(cwd or ROOT))
+        proc.log_path = self.log_dir / f'{name}.log'  # type: ignore[attr-defined]
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def python(self, args: List[str], name: str, env: Optional[dict] = None) -> subprocess.Popen:
+        return self.start([sys.executable] + args, name, env=env)
+
+    def stop(self, proc: subprocess.Popen, grace: float = 5.0) -> int:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        return proc.returncode
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            self.stop(proc)
+
+    @staticmethod
+    def output(proc: subprocess.Popen) -> str:
+        return Path(proc.log_path).read_text(errors='replace')  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def processes(tmp_path):
+    group = ProcessGroup(tmp_path)
+    yield group
+    group.stop_all()
+
+
+@pytest.fixture(scope='session')
+def ros_env():
+    """Environment for child processes: same isolated domain as this test session."""
+    return dict(ISOLATED_ENV)
+
+
+def _mapped_shm_files() -> set:
+    mapped = set()
+    for maps in Path('/proc').glob('[0-9]*/maps'):
+        try:
+            for line in maps.read_text().splitlines():
+                if '/dev/shm/' in line:
+                    mapped.add(line.split(None, 5)[-1].strip())
+        except OSError:
+            continue
+    return mapped
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove Fast DDS shared-memory files left by killed children of this session only."""
+    if not SHM.is_dir():
+        return
+    time.sleep(0.2)
+    in_use = _mapped_shm_files()
+    for path in set(SHM.iterdir()) - _SHM_AT_START:
+        if path.name.startswith(('fastrtps_', 'fastdds_', 'sem.fastrtps_', 'sem.fastdds_')) \
+                and str(path) not in in_use:
+            try:
+                path.unlink()
+            except OSError:
+                pass
