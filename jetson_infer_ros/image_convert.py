@@ -180,9 +180,8 @@ def image_to_picture(height, width, encoding, step, is_bigendian, data,
     if enc.yuv:
         packed = np.ndarray((height, width, 2), np.uint8, buffer=view, strides=(step, 2, 1))
         return Picture(_yuv422_to_rgb(packed, enc.yuv), 'rgb')
-    if enc.itemsize == 1:
-        dtype = np.dtype(np.uint8)
-    else:
+    dtype: np.dtype = np.dtype(np.uint8)
+    if enc.itemsize == 2:
         dtype = np.dtype('>u2' if is_bigendian else '<u2')
     array = np.ndarray((height, width, enc.channels), dtype, buffer=view,
                        strides=(step, enc.channels * enc.itemsize, enc.itemsize))
@@ -387,7 +386,7 @@ def decode_compressed(fmt, data, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pictur
     if image.ndim == 2:
         return Picture(image[:, :, None], 'mono')
     if image.dtype != np.uint8:  # 16-bit colour PNG: keep the top byte
-        image = (image >> 8).astype(np.uint8)
+        image = np.right_shift(image, 8).astype(np.uint8)
     if image.shape[2] == 4:
         return Picture(image, 'bgra')
     if image.shape[2] == 3:

@@ -53,7 +53,8 @@ from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
+from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 
@@ -88,14 +89,18 @@ class Frame:
         self.received = received
 
 
-class InferenceNode(LifecycleNode):
-    """Lifecycle node running one model on one camera topic."""
+class InferenceNode(LifecycleNodeMixin, Node):
+    """Lifecycle node running one model on one camera topic.
+
+    Built from the mixin (not rclpy's LifecycleNode, which does not forward it) so the
+    lifecycle services get their own reentrant callback group: get_state answers while
+    a long configure, such as a TensorRT engine build, is still running.
+    """
 
     def __init__(self, node_name: str = DEFAULT_NODE_NAME, **kwargs: Any) -> None:
-        # Lifecycle services in a reentrant group: get_state answers while a long
-        # configure (a TensorRT engine build) is still running.
+        Node.__init__(self, node_name, **kwargs)
         self._lifecycle_group = ReentrantCallbackGroup()
-        super().__init__(node_name, callback_group=self._lifecycle_group, **kwargs)
+        LifecycleNodeMixin.__init__(self, callback_group=self._lifecycle_group)
         self._input_group = MutuallyExclusiveCallbackGroup()
         self._diag_group = MutuallyExclusiveCallbackGroup()
         self._param_errors: List[str] = []

@@ -31,7 +31,7 @@ source pixels and network pixels (continuous coordinates, pixel ``i`` covers
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -236,24 +236,23 @@ class _Plan:
                  dtype: np.dtype, color: str):
         g = plan_geometry(spec, w, h)
         self.geometry = g
-        resize_shape = (g.resized_height, g.resized_width)
+        resize_shape: Tuple[int, ...] = (g.resized_height, g.resized_width)
         if channels > 1:
             resize_shape += (channels,)
         same = (g.resized_width, g.resized_height) == (w, h)
         self.resized = None if same else np.empty(resize_shape, dtype)
         content = (g.content_height, g.content_width)
         self.mono8 = np.empty(content, np.uint8) if dtype == np.uint16 else None
-        self.color3 = None
-        self.planes = None
-        self.convert_code = None
+        self.color3: Optional[np.ndarray] = None
+        self.planes: Optional[List[np.ndarray]] = None
+        self.convert_code = 0
+        # NCHW: which source plane feeds output channel 0, 1, 2 (mono feeds all three)
+        self.src_index = [0, 0, 0]
         if spec.layout == 'NCHW':
             if channels > 1:
                 self.planes = [np.empty(content, np.uint8) for _ in range(channels)]
                 self.src_index = [color.index(c) for c in spec.color]
-            else:
-                self.src_index = [0, 0, 0]
         else:
-            self.src_index = None
             if color != spec.color:
                 self.convert_code = _convert_code(cv2, color, spec.color)
                 self.color3 = np.empty(content + (3,), np.uint8)
@@ -346,6 +345,14 @@ class Preprocessor:
 
     def run(self, picture: Picture, out: np.ndarray) -> Transform:
         """Write the network input for ``picture`` into ``out``; return its Transform."""
+        try:
+            return self._run(picture, out)
+        except self._cv2.error as exc:  # e.g. OpenCV 4.5 refuses 1x1 multi-channel arrays
+            raise PreprocessError('OpenCV failed on a %s picture: %s'
+                                  % (getattr(getattr(picture, 'array', None), 'shape', '?'),
+                                     exc)) from None
+
+    def _run(self, picture: Picture, out: np.ndarray) -> Transform:
         cv2 = self._cv2
         out = self._check_out(out)
         array, color = self._check_picture(picture)
@@ -353,7 +360,7 @@ class Preprocessor:
             # OpenCV writes only into arrays it can wrap as a Mat; stage the rest.
             if self._staging is None:
                 self._staging = self.spec.allocate()
-            transform = self.run(picture, self._staging)
+            transform = self._run(picture, self._staging)
             np.copyto(out, self._staging)
             return transform
         h, w, channels = array.shape
@@ -372,14 +379,13 @@ class Preprocessor:
         cols = slice(g.pad_x, g.pad_x + g.content_width)
         target = out.view(self._lut_dtype)
         if self.spec.layout == 'NCHW':
-            planes = plan.planes
-            if planes is not None:
-                _split(cv2, src, planes)
-            else:
-                planes = (src,)
+            sources = [src]
+            if plan.planes is not None:
+                _split(cv2, src, plan.planes)
+                sources = plan.planes
             for c in range(3):
                 dst = target[c, rows, cols]
-                _into(cv2.LUT(planes[plan.src_index[c]], self._luts[c], dst=dst), dst)
+                _into(cv2.LUT(sources[plan.src_index[c]], self._luts[c], dst=dst), dst)
         else:
             if plan.color3 is not None:
                 _into(cv2.cvtColor(src, plan.convert_code, dst=plan.color3), plan.color3)

@@ -17,8 +17,8 @@
 Backends, model specs and decoders are tested on real ONNX Runtime sessions without
 downloading a model: a classifier whose logits are a matrix product of the channel
 means, and "heads" whose outputs are fixed tables shifted by the input's mean, so every
-batch item gets different, predictable boxes. Importable from any test directory because
-the root conftest's folder is on ``sys.path``.
+batch item gets different, predictable boxes. Imported as ``from test import
+synthetic_onnx`` (the root conftest puts the repository root first on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def shifted_heads(path: str, input_shape: Tuple[int, ...],
     dimension equal to the input's.
     """
     onnx, helper, numpy_helper, tp = _onnx()
-    nodes = [helper.make_node('ReduceMean', ['x'], ['s4'], axes=[1, 2, 3], keepdims=1)]
+    nodes = [helper.make_node('ReduceMean', ['x'], ['xmean'], axes=[1, 2, 3], keepdims=1)]
     inits = []
     outs = []
     for i, (name, (table, mask)) in enumerate(outputs.items()):
@@ -123,7 +123,7 @@ def shifted_heads(path: str, input_shape: Tuple[int, ...],
         shape_name, s_name = f'shape{i}', f's{i}'
         inits.append(numpy_helper.from_array(
             np.array([-1] + [1] * (rank - 1), np.int64), shape_name))
-        nodes.append(helper.make_node('Reshape', ['s4', shape_name], [s_name]))
+        nodes.append(helper.make_node('Reshape', ['xmean', shape_name], [s_name]))
         inits.append(numpy_helper.from_array(table, f'table{i}'))
         m = np.zeros((1,) * rank, np.float32) if mask is None else np.asarray(mask, np.float32)
         inits.append(numpy_helper.from_array(m, f'mask{i}'))

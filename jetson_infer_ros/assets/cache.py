@@ -39,9 +39,12 @@ CACHE_ENV = 'JETSON_INFER_CACHE'
 _TMP_MARK = '.tmp-'
 _LOCK_SUFFIX = '.lock'
 
-# pip on some machines warns once per package about a configured local index that does
-# not hold it; these lines say nothing about progress and would drown the rest.
-_NOISE = ("is ignored: it is neither a file nor a directory",)
+# Lines that say nothing about progress and would drown the rest: pip on some machines
+# warns once per package about a configured local index that lacks it, and TensorFlow
+# announces its logging and oneDNN set-up on import, twice.
+_NOISE = ('is ignored: it is neither a file nor a directory',
+          'All log messages before absl::InitializeLog() is called',
+          'oneDNN custom operations are on')
 
 Log = Callable[[str], None]
 

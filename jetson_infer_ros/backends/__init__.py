@@ -48,8 +48,10 @@ def _tensorrt_class():
         module = importlib.import_module(_TENSORRT_MODULE)
     except BackendUnavailable:
         raise
-    except ImportError as exc:
-        raise BackendUnavailable(f'tensorrt: not importable ({exc})') from None
+    except Exception as exc:   # ImportError, or a broken/stub install failing at import
+        first = (str(exc).splitlines() or [''])[0]
+        raise BackendUnavailable(
+            f'tensorrt: not importable ({type(exc).__name__}: {first})') from None
     cls = getattr(module, 'TensorRTBackend', None)
     if cls is None:
         raise BackendUnavailable(f'tensorrt: {_TENSORRT_MODULE} has no TensorRTBackend')

@@ -71,7 +71,7 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     """An exception as one short line (ONNX Runtime's code name kept, its noise dropped)."""
     text = str(exc).strip() or type(exc).__name__
     first = text.splitlines()[0].strip()
-    match = _ORT_ERROR.match(first)
+    match = _ORT_ERROR.search(first)
     if match:
         first = f'{match.group(1)}: {match.group(2)}'
     return first if len(first) <= limit else first[:limit - 3] + '...'
@@ -129,6 +129,7 @@ class OnnxRuntimeBackend(Backend):
         self._dynamic_batch = False
         self._out_buffers: Dict[str, Optional[np.ndarray]] = {}
         self._symbolic: Dict[str, bool] = {}
+        self._dynamic_outputs: List[str] = []
         self._bindings: Dict[int, Any] = {}
         self._results: Dict[int, Dict[str, np.ndarray]] = {}
         self._sha256 = ''
@@ -253,6 +254,7 @@ class OnnxRuntimeBackend(Backend):
                 spec_shape = (-1 if self._dynamic_batch else full.shape[0],) + full.shape[1:]
             else:
                 self._out_buffers[meta.name] = None
+                self._dynamic_outputs.append(meta.name)
                 spec_shape = declared
             self._outputs.append(TensorSpec(meta.name, spec_shape,
                                             np.dtype(dtype or full.dtype)))
@@ -324,6 +326,10 @@ class OnnxRuntimeBackend(Backend):
 
     def _run(self, rows: int):
         binding = self._binding(rows)
+        for name in self._dynamic_outputs:
+            # Re-bind by device only: a binding keeps last run's output, whose shape a
+            # data-dependent output need not have again.
+            binding.bind_output(name, 'cpu')
         self._session.run_with_iobinding(binding)   # CPU: no device synchronisation needed
         return binding
 
@@ -340,6 +346,7 @@ class OnnxRuntimeBackend(Backend):
                 if symbolic:
                     self._out_buffers[name] = None
                     self._symbolic[name] = False
+                    self._dynamic_outputs.append(name)
             self._bindings.clear()
             self._results.clear()
             try:

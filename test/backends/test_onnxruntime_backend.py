@@ -26,10 +26,10 @@ import hashlib
 
 import numpy as np
 import pytest
-import synthetic_onnx
 
 from jetson_infer_ros.backends.base import BackendError, BackendOptions
 from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
+from test import synthetic_onnx
 
 WEIGHTS = np.array([[1.0, -2.0, 0.5, 0.0], [0.25, 1.0, -1.0, 2.0], [-0.5, 0.0, 1.5, 1.0]],
                    np.float32)
@@ -228,3 +228,32 @@ def test_life_cycle_errors(tmp_path):
         backend.infer()
     backend.load()     # a released backend loads again
     assert backend.infer()['scores'].shape == (1, 4)
+
+
+def test_symbolic_output_that_changes_with_content_falls_back(tmp_path):
+    """Declared (N, K) with K = max(x): zeros at warm-up give K = 0, later runs do not."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+    nodes = [
+        helper.make_node('Gather', ['x', 'zero'], ['col'], axis=1),
+        helper.make_node('ReduceMax', ['x'], ['m'], keepdims=0),
+        helper.make_node('Cast', ['m'], ['k'], to=TensorProto.INT64),
+        helper.make_node('Unsqueeze', ['k', 'axis0'], ['k1']),
+        helper.make_node('Concat', ['one', 'k1'], ['reps'], axis=0),
+        helper.make_node('Tile', ['col', 'reps'], ['y']),
+    ]
+    inits = [numpy_helper.from_array(np.array([0], np.int64), 'zero'),
+             numpy_helper.from_array(np.array([0], np.int64), 'axis0'),
+             numpy_helper.from_array(np.array([1], np.int64), 'one')]
+    graph = helper.make_graph(
+        nodes, 'tile', [helper.make_tensor_value_info('x', TensorProto.FLOAT, ['N', 4])],
+        [helper.make_tensor_value_info('y', TensorProto.FLOAT, ['N', 'K'])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / 'tile.onnx'))
+    backend = loaded(tmp_path / 'tile.onnx', max_batch=2)
+    buf = backend.input_buffer()
+    for k in (0, 3, 2):
+        buf[...] = [[0.25, 0, 0, k], [0.5, 0, 0, 0]]
+        out = backend.infer(2)['y']
+        np.testing.assert_array_equal(out, np.tile(buf[:, :1], (1, k)))

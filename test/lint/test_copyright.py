@@ -12,8 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Every source file carries the Apache-2.0 header (ament_copyright's check, which is not
-installable from PyPI, done here)."""
+"""Every source file carries the Apache-2.0 header.
+
+ament_copyright does this on a ROS install; it is not on PyPI, so the check lives here.
+"""
 
 from pathlib import Path
 
