@@ -108,7 +108,7 @@ class ModelSpec:
         return (self.preprocess.height, self.preprocess.width)
 
     def label(self, class_id: int) -> str:
-        """The name of ``class_id``, or its number when there is no label for it."""
+        """Name ``class_id``: its label, or its number when there is no label for it."""
         if 0 <= class_id < len(self.labels):
             return self.labels[class_id]
         return str(class_id)
@@ -177,7 +177,7 @@ def _inspect_with_ort(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
 
 
 def inspect_onnx(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
-    """The graph inputs (initializers excluded) and outputs of an ONNX file.
+    """Read the graph inputs (initializers excluded) and outputs of an ONNX file.
 
     Reads only the graph description (``load_external_data=False``), so a model with
     gigabytes of external weights inspects in milliseconds. Falls back to an ONNX Runtime
@@ -205,7 +205,7 @@ def inspect_onnx(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
 
 # -- building a spec ---------------------------------------------------------------------
 def read_labels(labels: Labels) -> Tuple[str, ...]:
-    """Labels from a sequence of names or a text file with one name per line."""
+    """Read labels from a sequence of names or a text file with one name per line."""
     if labels is None:
         return ()
     if isinstance(labels, (str, os.PathLike)):

@@ -268,6 +268,11 @@ class Preprocessor:
     """
     Runs one PreprocessSpec on pictures of any size, reusing its buffers.
 
+    ``out`` is typically one batch slot of the backend's input buffer
+    (``buffer[i]``); any strides work, but the fast path writes in place only where
+    OpenCV can wrap the slot (each channel plane for NCHW, the image for NHWC)
+    and stages the rest through one spare buffer. 16-bit mono is scaled by
+    255/65535 and rounded to 8 bits first, like an 8-bit camera would deliver it.
     Not thread-safe: give each worker its own Preprocessor.
     """
 
@@ -330,8 +335,8 @@ class Preprocessor:
             raise PreprocessError('picture is empty: shape %s' % (array.shape,))
         return array, color
 
-    def plan(self, height: int, width: int, channels: int = 3, dtype=np.uint8,
-             color: str = 'rgb') -> _Plan:
+    def _plan_for(self, height: int, width: int, channels: int, dtype: np.dtype,
+                  color: str) -> _Plan:
         """Scratch buffers for a source size; created on first use, then reused."""
         key = (height, width, channels, np.dtype(dtype).char, color)
         plan = self._plans.get(key)
@@ -364,7 +369,7 @@ class Preprocessor:
             np.copyto(out, self._staging)
             return transform
         h, w, channels = array.shape
-        plan = self.plan(h, w, channels, array.dtype, color)
+        plan = self._plan_for(h, w, channels, array.dtype, color)
         g = plan.geometry
         src = array[:, :, 0] if channels == 1 else array
         if plan.resized is not None:

@@ -186,6 +186,22 @@ def gpu_output(pre: GpuPreprocessor, bench: Bench, img: np.ndarray, encoding: st
     return host.view(dtype, (out_c, geo.dst_h, geo.dst_w)).astype(np.float64)
 
 
+def cpu_pipeline_lsb(img: np.ndarray, encoding: str, geo: Any, mode: str, crop: float,
+                     order: str, got: np.ndarray) -> float:
+    """Largest GPU vs jetson_infer_ros.preprocess (OpenCV, uint8 resize) gap in 0-255 steps."""
+    from jetson_infer_ros import preprocess
+    from jetson_infer_ros.image_convert import Picture
+    spec = preprocess.PreprocessSpec(width=geo.dst_w, height=geo.dst_h, color=order,
+                                     resize=mode, crop_fraction=crop, mean=IMAGENET.mean,
+                                     std=IMAGENET.std, pad_value=IMAGENET.pad_value)
+    out = spec.allocate()
+    color = {'rgb8': 'rgb', 'bgr8': 'bgr', 'rgba8': 'rgba', 'bgra8': 'bgra',
+             'mono8': 'mono'}[encoding]
+    preprocess.Preprocessor(spec).run(Picture(img, color), out)
+    std = np.array(IMAGENET.std if order == 'rgb' else IMAGENET.std[::-1])[:, None, None]
+    return float((np.abs(got - out) * std).max())
+
+
 def correctness(api: CudaApi, photos: Dict[str, np.ndarray]) -> Dict[str, Any]:
     """Every encoding x resize mode x float32/float16 against the float64 reference."""
     rng = np.random.default_rng(1234)
@@ -206,13 +222,14 @@ def correctness(api: CudaApi, photos: Dict[str, np.ndarray]) -> Dict[str, Any]:
                         img = encode(rgb, encoding, pitch_pad, rng)
                         order = 'bgr' if (len(cases) % 2) else 'rgb'
                         out_c = 3
-                        crop = 0.875 if mode == 'centre_crop' and photo.startswith('astro') \
+                        crop = 0.875 if mode == 'center_crop' and photo.startswith('astro') \
                             else 1.0
                         geo = plan_geometry(img.shape[1], img.shape[0], dw, dh, mode, crop)
                         got = gpu_output(pres[half], bench, img, encoding, geo, order, out_c,
                                          dst, host)
                         ref = reference_preprocess(img, encoding, geo, IMAGENET, order, out_c)
                         finite = bool(np.isfinite(got).all())
+                        cpu_lsb = cpu_pipeline_lsb(img, encoding, geo, mode, crop, order, got)
                         err = float(np.abs(got - ref).max()) if finite else float('inf')
                         rel = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
                         cases.append({
@@ -220,6 +237,7 @@ def correctness(api: CudaApi, photos: Dict[str, np.ndarray]) -> Dict[str, Any]:
                             'dtype': 'float16' if half else 'float32', 'net_order': order,
                             'dst': f'{dw}x{dh}', 'row_pitch': int(img.strides[0]),
                             'max_abs_err': err, 'rel_l2_err': rel, 'all_written': finite,
+                            'vs_cpu_preprocessor_max_lsb': cpu_lsb,
                             'ok': finite and err <= (TOL_F16 if half else TOL_F32)})
         # one mono8 image into a 1-channel network
         img = encode(photos['astronaut_640x480'], 'mono8', 7, rng)
@@ -247,8 +265,10 @@ def correctness(api: CudaApi, photos: Dict[str, np.ndarray]) -> Dict[str, Any]:
     summary: Dict[str, Dict[str, float]] = {}
     for c in cases:
         key = f"{c['encoding']}/{c['mode']}"
-        row = summary.setdefault(key, {'float32': 0.0, 'float16': 0.0})
+        row = summary.setdefault(key, {'float32': 0.0, 'float16': 0.0, 'cpu_lsb': 0.0})
         row[c['dtype']] = max(row[c['dtype']], c['max_abs_err'])
+        if c['dtype'] == 'float32' and 'vs_cpu_preprocessor_max_lsb' in c:
+            row['cpu_lsb'] = max(row['cpu_lsb'], c['vs_cpu_preprocessor_max_lsb'])
     return {'cases': cases, 'summary_max_abs_err': summary,
             'all_ok': all(c['ok'] for c in cases) and thread_err <= TOL_F32,
             'worker_thread_max_abs_err': thread_err, 'n_cases': len(cases)}
@@ -275,7 +295,7 @@ def timing(api: CudaApi, photos: Dict[str, np.ndarray], peak_gbs: float) -> Dict
     big = cv2.resize(photos['coffee_1920x1080'], (3840, 2160), interpolation=cv2.INTER_CUBIC)
     setups = [
         ('640x480 rgb8 -> 224x224 centre-crop', photos['astronaut_640x480'], 'rgb8',
-         (224, 224), 'centre_crop', 0.875),
+         (224, 224), 'center_crop', 0.875),
         ('1920x1080 bgr8 -> 416x416 letterbox', photos['coffee_1920x1080'][:, :, ::-1].copy(),
          'bgr8', (416, 416), 'letterbox', 1.0),
         ('3840x2160 rgb8 -> 1920x1080 stretch (fills the GPU)', big, 'rgb8', (1920, 1080),
@@ -340,7 +360,7 @@ def graph_check(api: CudaApi, photos: Dict[str, np.ndarray]) -> Dict[str, Any]:
     """Capture upload + kernel + download once, replay it, compare with the eager run."""
     img = photos['astronaut_640x480']
     h, w, c = img.shape
-    geo = plan_geometry(w, h, 224, 224, 'centre_crop', 0.875)
+    geo = plan_geometry(w, h, 224, 224, 'center_crop', 0.875)
     bench = Bench(api)
     pre = GpuPreprocessor(api)
     try:
@@ -479,10 +499,12 @@ def markdown(report: Dict[str, Any]) -> str:
         corr = suite['correctness']
         lines += [f"### Kernel vs float64 CPU reference ({corr['n_cases']} cases, all ok: "
                   f"{corr['all_ok']}; tolerance f32 {TOL_F32}, f16 {TOL_F16})", '',
-                  '| encoding / mode | max abs err float32 | max abs err float16 |',
-                  '|---|---|---|']
+                  '| encoding / mode | max abs err float32 | max abs err float16 | '
+                  'float32 vs CPU Preprocessor (OpenCV), max in 0-255 steps |',
+                  '|---|---|---|---|']
         for key, row in sorted(corr['summary_max_abs_err'].items()):
-            lines.append(f"| {key} | {row['float32']:.2e} | {row['float16']:.2e} |")
+            lines.append(f"| {key} | {row['float32']:.2e} | {row['float16']:.2e} | "
+                         f"{row.get('cpu_lsb', 0.0):.3f} |")
         lines += ['', f"Worker-thread call max abs err: {corr['worker_thread_max_abs_err']:.2e}",
                   '']
         lines += ['### Timing (CUDA events; median of per-call event pairs, and batch mean)', '',

@@ -58,7 +58,7 @@ def classifier(path: str, input_shape: Tuple[int, ...] = (1, 3, 32, 48),
                weights: Optional[np.ndarray] = None, dynamic_batch: bool = False,
                softmax: bool = False, layout: str = 'NCHW', dtype=np.float32,
                output_4d: bool = False) -> str:
-    """logits = mean over pixels of each channel (B, 3) @ weights (3, C) [-> softmax]."""
+    """Build logits = channel means (B, 3) @ weights (3, C), softmax optional."""
     onnx, helper, numpy_helper, tp = _onnx()
     elem = tp.FLOAT16 if dtype == np.float16 else tp.FLOAT
     if weights is None:
@@ -95,7 +95,7 @@ def classifier(path: str, input_shape: Tuple[int, ...] = (1, 3, 32, 48),
 
 def reference_classifier(x: np.ndarray, weights: np.ndarray, layout: str = 'NCHW',
                          softmax: bool = False) -> np.ndarray:
-    """What ``classifier`` computes, in float64."""
+    """Compute what ``classifier`` computes, in float64."""
     axes = (2, 3) if layout == 'NCHW' else (1, 2)
     logits = x.astype(np.float64).mean(axis=axes) @ weights.astype(np.float64)
     if softmax:
@@ -107,7 +107,7 @@ def reference_classifier(x: np.ndarray, weights: np.ndarray, layout: str = 'NCHW
 def shifted_heads(path: str, input_shape: Tuple[int, ...],
                   outputs: Dict[str, Tuple[np.ndarray, Optional[np.ndarray]]],
                   dynamic_batch: bool = True, extra_input: bool = False) -> str:
-    """Outputs ``table + mean(x_b) * mask`` per batch item b (mask None: table only).
+    """Build a model whose outputs are ``table + mean(x_b) * mask`` per batch item b.
 
     ``table`` has a leading 1 (broadcast over the batch); ``mask`` has the same rank,
     e.g. (1, 1, K) to shift chosen channels of every row. Every output keeps a batch

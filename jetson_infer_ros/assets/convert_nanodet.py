@@ -54,7 +54,8 @@ import tensorflow as tf
 import tf2onnx
 from tf2onnx import convert
 
-from onnx_fold import fold_constants  # beside this script: see onnx_fold's docstring
+# Beside this script, not a package module: see onnx_fold's docstring.
+from onnx_fold import fold_constants  # noqa: I100
 
 SIZE = 416
 MEAN_BGR = (103.53, 116.28, 123.675)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import List, Optional, Sequence, TYPE_CHECKING
 import zipfile
 
 from jetson_infer_ros.assets import cache
@@ -128,8 +128,8 @@ def cached_data() -> DataSet:
     opencv, skimage = _find_opencv_dir(), _skimage_dir()
     if opencv is None or not skimage.is_dir():
         raise DataNotPreparedError(
-            'test data not prepared in %s; run `jetson-infer models` (it fetches the '
-            'opencv-doc and scikit-image pictures too)' % _data_root())
+            'test pictures not prepared in %s; run `jetson-infer data` to fetch them '
+            '(opencv-doc and scikit-image, about 100 MB)' % _data_root())
     return DataSet(opencv_doc=opencv, scikit_image=skimage)
 
 

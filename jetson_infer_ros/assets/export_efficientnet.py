@@ -46,7 +46,8 @@ import onnxruntime
 from PIL import Image
 import torch
 
-from onnx_fold import fold_constants  # beside this script: see onnx_fold's docstring
+# Beside this script, not a package module: see onnx_fold's docstring.
+from onnx_fold import fold_constants  # noqa: I100
 
 INPUT_NAME = 'input'
 OUTPUT_NAME = 'logits'

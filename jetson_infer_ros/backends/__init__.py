@@ -91,7 +91,7 @@ def _build(cls, model_path: str, options: BackendOptions, load: bool) -> Backend
 
 def create_backend(kind: str, model_path: str, options: Optional[BackendOptions] = None,
                    log: Any = None, load: bool = False) -> Backend:
-    """A backend of ``kind`` ('auto', 'tensorrt' or 'onnxruntime') for ``model_path``.
+    """Create a backend of ``kind`` ('auto', 'tensorrt', 'onnxruntime') for ``model_path``.
 
     ``auto`` prefers TensorRT and, when it is unavailable here (BackendUnavailable: not
     installed, no CUDA), logs one line with the reason and returns ONNX Runtime; other

@@ -68,7 +68,7 @@ def _import_onnxruntime():
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception as one short line (ONNX Runtime's code name kept, its noise dropped)."""
+    """Shorten an exception to one line (ONNX Runtime's code name kept, its noise dropped)."""
     text = str(exc).strip() or type(exc).__name__
     first = text.splitlines()[0].strip()
     match = _ORT_ERROR.search(first)
@@ -78,7 +78,7 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks (models are tens of MB)."""
+    """Hash a file with sha256 in chunks (models are tens of MB); returns hex."""
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(chunk), b''):
@@ -269,7 +269,7 @@ class OnnxRuntimeBackend(Backend):
 
     @property
     def input_spec(self) -> TensorSpec:
-        """The image input; the batch dimension is -1 when the model's batch is dynamic."""
+        """Describe the image input; its batch dimension is -1 when the model's is dynamic."""
         self._require_loaded()
         return self._input
 
@@ -279,7 +279,7 @@ class OnnxRuntimeBackend(Backend):
         return list(self._outputs)
 
     def input_buffer(self) -> np.ndarray:
-        """The (rows, ...) input array bound to the session; rows = max_batch or fixed batch."""
+        """Return the (rows, ...) input array bound to the session (rows: max or fixed batch)."""
         self._require_loaded()
         return self._buffer
 

@@ -43,7 +43,7 @@ ENCODINGS: Dict[str, Tuple[int, str]] = {
     'rgb8': (3, 'rgb'), 'bgr8': (3, 'bgr'), 'rgba8': (4, 'rgb'), 'bgra8': (4, 'bgr'),
     'mono8': (1, 'mono'),
 }
-RESIZE_MODES = ('letterbox', 'centre_crop', 'stretch')
+RESIZE_MODES = ('letterbox', 'center_crop', 'stretch')
 
 KERNEL_NAME_F32 = 'jir_preprocess_f32'
 KERNEL_NAME_F16 = 'jir_preprocess_f16'
@@ -154,39 +154,36 @@ class Geometry:
 
 
 def plan_geometry(src_w: int, src_h: int, dst_w: int, dst_h: int, mode: str,
-                  crop_fraction: float = 1.0) -> Geometry:
-    """Geometry of one resize mode, with the rounding a resize-then-pad/crop pipeline uses.
+                  crop_fraction: float = 0.875) -> Geometry:
+    """Geometry of one resize mode, taken from the CPU preprocessor's own planner.
 
-    letterbox: fit inside, keep aspect, centre, pad. centre_crop: fill, keep aspect,
-    centre crop; ``crop_fraction`` < 1 first resizes so the crop is that fraction of the
-    short side (EfficientNet: 224/256). stretch: scale each axis independently.
+    ``jetson_infer_ros.preprocess.plan_geometry`` is the single source of truth for
+    rounding, centring and torchvision's crop convention, so the GPU and CPU paths put
+    every source pixel in the same place. Modes: letterbox | center_crop (centre_crop
+    accepted) | stretch.
     """
-    for what, value in (('source width', src_w), ('source height', src_h),
-                        ('network width', dst_w), ('network height', dst_h)):
-        if int(value) <= 0:
-            raise PreprocessKernelError(f'{what} must be positive, got {value}')
-    if mode == 'center_crop':
-        mode = 'centre_crop'
-    if mode not in RESIZE_MODES:
+    from jetson_infer_ros import preprocess
+    if mode == 'centre_crop':
+        mode = 'center_crop'
+    if mode not in preprocess.RESIZES:
         raise PreprocessKernelError(f'resize mode {mode!r} is not one of {RESIZE_MODES}')
-    if not 0.0 < crop_fraction <= 1.0:
-        raise PreprocessKernelError(f'crop_fraction must be in (0, 1], got {crop_fraction}')
-    if mode == 'stretch':
-        return Geometry(src_w, src_h, dst_w, dst_h, dst_w / src_w, dst_h / src_h, 0.0, 0.0,
-                        (0, 0, dst_w, dst_h))
-    if mode == 'letterbox':
-        s = min(dst_w / src_w, dst_h / src_h)
-        new_w = min(dst_w, max(1, int(round(src_w * s))))
-        new_h = min(dst_h, max(1, int(round(src_h * s))))
-        pad_x, pad_y = (dst_w - new_w) // 2, (dst_h - new_h) // 2
-        return Geometry(src_w, src_h, dst_w, dst_h, new_w / src_w, new_h / src_h,
-                        float(pad_x), float(pad_y), (pad_x, pad_y, pad_x + new_w, pad_y + new_h))
-    s = max(dst_w / src_w, dst_h / src_h) / crop_fraction
-    new_w = max(dst_w, int(round(src_w * s)))
-    new_h = max(dst_h, int(round(src_h * s)))
-    crop_x, crop_y = (new_w - dst_w) // 2, (new_h - dst_h) // 2
-    return Geometry(src_w, src_h, dst_w, dst_h, new_w / src_w, new_h / src_h,
-                    float(-crop_x), float(-crop_y), (0, 0, dst_w, dst_h))
+    try:
+        spec = preprocess.PreprocessSpec(width=dst_w, height=dst_h, resize=mode,
+                                         crop_fraction=crop_fraction)
+        g = preprocess.plan_geometry(spec, src_w, src_h)
+    except preprocess.PreprocessError as exc:
+        raise PreprocessKernelError(str(exc)) from None
+    return from_preprocess_geometry(g, dst_w, dst_h)
+
+
+def from_preprocess_geometry(g: object, dst_w: int, dst_h: int) -> Geometry:
+    """Convert ``jetson_infer_ros.preprocess.Geometry`` into the kernel's parameters."""
+    t = g.transform  # type: ignore[attr-defined]
+    x0, y0 = int(g.pad_x), int(g.pad_y)  # type: ignore[attr-defined]
+    box = (x0, y0, x0 + int(g.content_width), y0 + int(g.content_height))  # type: ignore
+    return Geometry(int(t.src_width), int(t.src_height), int(dst_w), int(dst_h),
+                    float(t.scale_x), float(t.scale_y), float(t.offset_x), float(t.offset_y),
+                    box)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,7 +237,8 @@ def _check_image(image: np.ndarray, encoding: str) -> Tuple[int, int, int, int]:
     h, w = image.shape[:2]
     if h == 0 or w == 0:
         raise PreprocessKernelError(f'image is empty: shape {image.shape}')
-    if image.strides[2] != 1 or image.strides[1] != channels or image.strides[0] < w * channels:
+    if ((channels > 1 and image.strides[2] != 1) or image.strides[1] != channels
+            or image.strides[0] < w * channels):
         raise PreprocessKernelError(
             f'image rows must be packed pixels with a row pitch >= width*channels; '
             f'strides {image.strides}')

@@ -33,7 +33,7 @@ SoftmaxMode = Union[bool, str]
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax (the row maximum is subtracted before ``exp``)."""
+    """Apply softmax stably: the row maximum is subtracted before ``exp``."""
     x = np.asarray(logits, dtype=np.float32)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
@@ -41,7 +41,7 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def looks_like_probabilities(scores: np.ndarray, tolerance: float = 1e-2) -> bool:
-    """True when every row is in [0, 1] and sums to 1 within ``tolerance``.
+    """Tell whether every row is in [0, 1] and sums to 1 within ``tolerance``.
 
     The tolerance is loose enough for FP16 outputs (a 1000-way softmax in half precision
     sums to 1 only within a few thousandths) and far too tight for logits to pass.
@@ -83,7 +83,7 @@ def _resolve_mode(apply_softmax: SoftmaxMode) -> SoftmaxMode:
 
 
 def probabilities(output: np.ndarray, apply_softmax: SoftmaxMode = 'auto') -> np.ndarray:
-    """(B, C) float32 scores: softmax of logits, or the output itself if already probabilities."""
+    """Return (B, C) float32 scores: softmax of logits, or the probabilities as they are."""
     mode = _resolve_mode(apply_softmax)
     rows = as_rows(output)
     if rows.shape[1] == 0:
@@ -97,7 +97,7 @@ def probabilities(output: np.ndarray, apply_softmax: SoftmaxMode = 'auto') -> np
 
 def top_k_arrays(output: np.ndarray, k: int,
                  apply_softmax: SoftmaxMode = 'auto') -> Tuple[np.ndarray, np.ndarray]:
-    """Class ids (B, k) int64 and scores (B, k) float32, best first; k is capped at C."""
+    """Return class ids (B, k) int64 and scores (B, k) float32, best first; k <= C."""
     if int(k) < 1:
         raise ValueError(f'top_k must be >= 1, got {k}')
     probs = probabilities(output, apply_softmax)
@@ -115,7 +115,7 @@ def top_k_arrays(output: np.ndarray, k: int,
 
 def top_k(output: np.ndarray, k: int,
           apply_softmax: SoftmaxMode = 'auto') -> List[List[ClassScore]]:
-    """The k best classes of every batch item, as ``ClassScore`` lists."""
+    """Return the k best classes of every batch item, as ``ClassScore`` lists."""
     ids, scores = top_k_arrays(output, k, apply_softmax)
     return [[ClassScore(int(c), float(s)) for c, s in zip(row_ids, row_scores)]
             for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]

@@ -69,7 +69,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _logit(p: float) -> float:
-    """Inverse sigmoid, so a threshold can be compared with raw logits (no exp per cell)."""
+    """Invert the sigmoid, so a threshold can be compared with raw logits (no exp per cell)."""
     if p <= 0.0:
         return -math.inf
     if p >= 1.0:
@@ -121,7 +121,7 @@ class Decoder(abc.ABC):
 
     # -- binding ----------------------------------------------------------------------
     def bind(self, shapes: Any) -> Optional[int]:
-        """Resolve outputs from ``{name: shape}`` (or TensorSpecs); returns the class count.
+        """Resolve outputs from ``{name: shape}`` (or TensorSpecs); return the class count.
 
         Dynamic dimensions (-1) are accepted where they can be; binding then completes on
         the first ``decode()``. Returns None when the class count cannot be known yet.
@@ -149,7 +149,7 @@ class Decoder(abc.ABC):
 
     def _tensor(self, outputs: Mapping[str, np.ndarray], name: str, index: int,
                 ndim: int, expected: str) -> np.ndarray:
-        """The batch item ``index`` of output ``name``, which has ``ndim`` dims per item."""
+        """Return batch item ``index`` of output ``name``, which has ``ndim`` dims per item."""
         try:
             value = outputs[name]
         except KeyError:
@@ -175,7 +175,7 @@ class Decoder(abc.ABC):
 
     def _pick_output(self, table: Mapping[str, Tuple[int, ...]], option: str,
                      fits, expected: str) -> str:
-        """The output named by ``option``, or the only output whose shape ``fits``."""
+        """Choose the output named by ``option``, or the only one whose shape ``fits``."""
         wanted = self.options.get(option)
         if wanted:
             if wanted not in table:
@@ -207,14 +207,14 @@ class Decoder(abc.ABC):
     @abc.abstractmethod
     def decode(self, outputs: Mapping[str, np.ndarray], index: int,
                score_threshold: float) -> Decoded:
-        """Boxes (N, 4) xyxy float32 in network pixels, scores (N,) float32, class ids (N,).
+        """Return boxes (N, 4) xyxy float32 in network pixels, scores (N,), class ids (N,).
 
         Only candidates with score > ``score_threshold`` are returned, not yet NMS'd.
         """
 
     def _select(self, cls: np.ndarray, score_threshold: float,
                 scale: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows, class ids and scores above the threshold from an (N, C) score matrix.
+        """Pick rows, class ids and scores above the threshold from an (N, C) score matrix.
 
         ``scale`` (N,) multiplies the class scores first (YOLOv5 objectness). With the
         ``multi_label`` option every (row, class) pair above the threshold is a candidate,
@@ -587,7 +587,7 @@ class YoloV8Decoder(_YoloBase):
         return f'(batch, {channels}, anchors) or (batch, anchors, {channels})'
 
     def _orientation(self, shape: Tuple[int, ...]) -> Optional[bool]:
-        """True = channels first, False = channels last, None = does not fit."""
+        """Return True for channels first, False for channels last, None if it does not fit."""
         if len(shape) not in (2, 3):
             return None
         a, b = shape[-2], shape[-1]
@@ -746,7 +746,7 @@ _DECODERS = {
 
 def make_decoder(name: str, input_hw: Tuple[int, int], num_classes: Optional[int] = None,
                  options: Optional[Mapping[str, Any]] = None) -> Decoder:
-    """The decoder called ``name`` ('nanodet', 'yolov5', 'yolov8', 'ssd'); 'yolo11' = 'yolov8'."""
+    """Create the decoder called ``name``: nanodet, yolov5, yolov8 (alias yolo11) or ssd."""
     key = str(name).strip().lower()
     if key == 'yolo11':
         key = 'yolov8'
@@ -784,7 +784,7 @@ class DetectionPostprocessor:
 
     def run_one(self, outputs: Mapping[str, np.ndarray], index: int,
                 transform: Any = None) -> DetectionBatch:
-        """Detections of batch item ``index``; ``transform.to_source`` maps boxes back."""
+        """Detect in batch item ``index``; ``transform.to_source`` maps boxes back."""
         boxes, scores, class_ids = self.decoder.decode(outputs, index, self.score_threshold)
         if not len(scores):
             return DetectionBatch.empty()
@@ -807,12 +807,12 @@ class DetectionPostprocessor:
 
     def run(self, outputs: Mapping[str, np.ndarray],
             transforms: Sequence[Any]) -> List[DetectionBatch]:
-        """One ``DetectionBatch`` per transform (one transform per batch item)."""
+        """Return one ``DetectionBatch`` per transform (one transform per batch item)."""
         return [self.run_one(outputs, i, t) for i, t in enumerate(transforms)]
 
 
 def postprocessor_for_spec(spec: Any) -> DetectionPostprocessor:
-    """A ``DetectionPostprocessor`` configured from a detection ``ModelSpec``."""
+    """Configure a ``DetectionPostprocessor`` from a detection ``ModelSpec``."""
     if getattr(spec, 'task', 'detection') != 'detection':
         raise ValueError(f'model spec task is {spec.task!r}, not detection')
     options = dict(spec.decoder_options)

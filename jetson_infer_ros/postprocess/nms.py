@@ -31,7 +31,7 @@ import numpy as np
 
 
 def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``xyxy`` box against (N, 4) boxes; 0 where the union is empty."""
+    """Compute the IoU of one ``xyxy`` box with (N, 4) boxes; 0 where the union is empty."""
     iw = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
     ih = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
     inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
@@ -44,7 +44,7 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
         class_ids: Optional[np.ndarray] = None,
         max_detections: Optional[int] = None) -> np.ndarray:
-    """Indices of the boxes that survive, highest score first.
+    """Return the indices of the boxes that survive, highest score first.
 
     ``boxes`` is (N, 4) ``x_min, y_min, x_max, y_max``; a box is suppressed when its IoU
     with an already kept box (of the same class, when ``class_ids`` is given) is greater

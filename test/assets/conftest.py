@@ -43,39 +43,41 @@ def tmp_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope='session')
 def dataset():
-    """The prepared real pictures (fails with the command to run if missing)."""
+    """Return the prepared real pictures (fail with the command to run if missing)."""
     try:
         return data.cached_data()
     except data.DataNotPreparedError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        missing = str(exc)
+    pytest.fail(missing, pytrace=False)
 
 
 def _model(name):
     try:
         return models.model_path(name), models.model_meta(name)
     except models.ModelNotPreparedError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        missing = str(exc)
+    pytest.fail(missing, pytrace=False)
 
 
 @pytest.fixture(scope='session')
 def efficientnet():
-    """(model.onnx path, meta) of the prepared EfficientNet-Lite0."""
+    """Return (model.onnx path, meta) of the prepared EfficientNet-Lite0."""
     return _model('efficientnet_lite0')
 
 
 @pytest.fixture(scope='session')
 def nanodet():
-    """(model.onnx path, meta) of the prepared NanoDet."""
+    """Return (model.onnx path, meta) of the prepared NanoDet."""
     return _model('nanodet')
 
 
 @pytest.fixture(scope='session')
 def classification_expected():
-    """The hand-checked photos and the ImageNet classes each may be given."""
+    """Return the hand-checked photos and the ImageNet classes each may be given."""
     return json.loads((TEST_DATA / 'classification_expected.json').read_text())
 
 
 @pytest.fixture(scope='session')
 def vtest_gt():
-    """The hand-drawn boxes of vtest.avi frames."""
+    """Return the hand-drawn boxes of vtest.avi frames."""
     return json.loads((TEST_DATA / 'vtest_gt.json').read_text())

@@ -71,7 +71,7 @@ def test_missing_video_is_a_clear_value_error(tmp_path):
 
 
 def test_unprepared_cache_says_what_to_run(tmp_cache):
-    with pytest.raises(data.DataNotPreparedError, match='jetson-infer models'):
+    with pytest.raises(data.DataNotPreparedError, match='jetson-infer data'):
         data.cached_data()
 
 

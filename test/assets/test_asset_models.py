@@ -67,7 +67,7 @@ def test_cache_folder_is_named_by_source_and_recipe(tmp_cache):
 
 @pytest.fixture
 def assets_copy(tmp_path, monkeypatch):
-    """A copy of the assets folder the recipes read, so a test may edit it."""
+    """Copy the assets folder the recipes read, so a test may edit it."""
     copy = tmp_path / 'assets'
     shutil.copytree(models._HERE, copy, ignore=shutil.ignore_patterns('__pycache__'))
     monkeypatch.setattr(models, '_HERE', copy)

@@ -22,6 +22,7 @@ every clearly visible pedestrian and vehicle of the hand-drawn vtest.avi boxes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -30,8 +31,10 @@ import pytest
 from jetson_infer_ros.assets import cache
 from jetson_infer_ros.assets import data
 
-COCO = (__import__('pathlib').Path(__file__).resolve().parents[2]
-        / 'jetson_infer_ros' / 'labels' / 'coco.txt').read_text().splitlines()
+pytestmark = pytest.mark.models
+
+COCO = (Path(__file__).resolve().parents[2] / 'jetson_infer_ros' / 'labels'
+        / 'coco.txt').read_text().splitlines()
 
 
 def _session(path):
@@ -182,7 +185,7 @@ def _reference_decode(outputs: Dict[str, np.ndarray], meta: dict, item: int,
 
 @pytest.fixture(scope='module')
 def vtest_detections(nanodet, dataset, vtest_gt):
-    """NanoDet detections for the ground-truth frames, run as one batch when allowed."""
+    """Run NanoDet on the ground-truth frames, as one batch when the model allows it."""
     path, meta = nanodet
     indices = sorted(int(i) for i in vtest_gt['frames'])
     frames = data.video_frames(dataset.video, indices)

@@ -33,7 +33,6 @@ from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from test import synthetic_onnx
 
 
-
 def _tensorrt_installed() -> bool:
     # A bare folder named tensorrt on sys.path (pytest puts test/backends/ there, which
     # has one) is a namespace package, not TensorRT.

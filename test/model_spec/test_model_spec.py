@@ -153,13 +153,13 @@ def test_dynamic_size_needs_input_size(tmp_path, classifier):
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(task='segmentation'), 'task must be one of'),
-    (dict(task='classification', decoder='nanodet'), "decoder 'nanodet' does not fit"),
-    (dict(task='detection'), 'needs a decoder'),
-    (dict(task='classification', decoder_options={'temperature': 2}), 'temperature'),
-    (dict(task='classification', color='grey'), 'color'),
-    (dict(task='classification', score_threshold=2.0), 'score_threshold'),
-    (dict(task='classification', top_k=0), 'top_k'),
+    ({'task': 'segmentation'}, 'task must be one of'),
+    ({'task': 'classification', 'decoder': 'nanodet'}, "decoder 'nanodet' does not fit"),
+    ({'task': 'detection'}, 'needs a decoder'),
+    ({'task': 'classification', 'decoder_options': {'temperature': 2}}, 'temperature'),
+    ({'task': 'classification', 'color': 'grey'}, 'color'),
+    ({'task': 'classification', 'score_threshold': 2.0}, 'score_threshold'),
+    ({'task': 'classification', 'top_k': 0}, 'top_k'),
 ])
 def test_bad_arguments_are_value_errors(classifier, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -107,8 +107,8 @@ def test_ties_keep_the_lower_class_id_first():
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(k=0), 'top_k'),
-    (dict(k=1, apply_softmax='sometimes'), 'apply_softmax'),
+    ({'k': 0}, 'top_k'),
+    ({'k': 1, 'apply_softmax': 'sometimes'}, 'apply_softmax'),
 ])
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

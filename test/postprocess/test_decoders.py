@@ -44,7 +44,7 @@ def rows_of(decoded):
 
 
 def assert_same(ours, ref, atol=1e-3):
-    """Same multiset of (x1, y1, x2, y2, score, class) rows, matched nearest-first."""
+    """Check for the same multiset of (x1, y1, x2, y2, score, class) rows, nearest first."""
     assert len(ours) == len(ref), f'{len(ours)} decoded, {len(ref)} expected'
     if not ref:
         return
@@ -60,7 +60,7 @@ def assert_same(ours, ref, atol=1e-3):
 
 
 def sparse_scores(rng, cells, classes, hits, low=0.2):
-    """Class scores mostly below ``low`` with ``hits`` random strong entries."""
+    """Make class scores mostly below ``low`` with ``hits`` random strong entries."""
     cls = rng.uniform(0, low, (cells, classes)).astype(np.float32)
     idx = rng.choice(cells * classes, size=hits, replace=False)
     cls.reshape(-1)[idx] = rng.uniform(0.3, 1.0, hits)
@@ -69,7 +69,7 @@ def sparse_scores(rng, cells, classes, hits, low=0.2):
 
 # -- NanoDet -------------------------------------------------------------------------------
 def ref_nanodet(levels, input_hw, thr, offset=0.5, multi_label=False, sigmoid=False):
-    """levels: (stride, class scores (cells, C), box logits (cells, 4 * bins))."""
+    """Decode NanoDet levels: (stride, class scores (cells, C), box logits (cells, 4 x bins))."""
     height, width = input_hw
     out = []
     for stride, cls, box in levels:
@@ -212,7 +212,7 @@ def test_nanodet_shapes_that_do_not_fit_name_the_tensor():
 
 # -- YOLOv5 / YOLOv8 -------------------------------------------------------------------------
 def ref_yolo(rows, thr, objectness, multi_label=False, scale=(1.0, 1.0)):
-    """rows: (N, 4 [+1] + C) as cx, cy, w, h, [obj], classes."""
+    """Decode YOLO rows (N, 4 [+1] + C): cx, cy, w, h, [obj], classes."""
     out = []
     for r in rows.astype(np.float64):
         cx, cy, w, h = r[0] * scale[0], r[1] * scale[1], r[2] * scale[0], r[3] * scale[1]
@@ -230,8 +230,8 @@ def ref_yolo(rows, thr, objectness, multi_label=False, scale=(1.0, 1.0)):
 
 def yolo_rows(rng, n, classes, objectness, normalized=False):
     size = 1.0 if normalized else 640.0
-    boxes = np.concatenate([rng.uniform(0, size, (n, 2)), rng.uniform(size / 50, size / 4,
-                                                                         (n, 2))], axis=1)
+    centres = rng.uniform(0, size, (n, 2))
+    boxes = np.concatenate([centres, rng.uniform(size / 50, size / 4, (n, 2))], axis=1)
     cls = sparse_scores(rng, n, classes, n // 10)
     cols = [boxes]
     if objectness:
@@ -348,9 +348,10 @@ def test_ssd_matches_reference(normalized, background, order):
 
 
 def test_ssd_errors():
-    with pytest.raises(DecoderShapeError, match="no output fits"):
+    with pytest.raises(DecoderShapeError, match='no output fits'):
         SsdDecoder((300, 300)).bind({'a': (1, 10, 5), 'b': (1, 10, 6)})
-    with pytest.raises(DecoderShapeError, match=r"'scores' has shape \(1, 10, 5\).*\(batch, 10, 6\)"):
+    with pytest.raises(DecoderShapeError,
+                       match=r"'scores' has shape \(1, 10, 5\).*\(batch, 10, 6\)"):
         SsdDecoder((300, 300), 6).bind({'boxes': (1, 10, 4), 'scores': (1, 10, 5)})
     with pytest.raises(DecoderShapeError, match='box_order'):
         SsdDecoder((300, 300), options={'box_order': 'xywh'})
@@ -430,8 +431,8 @@ def test_postprocessor_pre_nms_cap_and_class_agnostic():
     assert capped.run(outputs, [None])[0].scores.tolist() == pytest.approx([0.9])
 
 
-@pytest.mark.parametrize('kwargs', [dict(score_threshold=1.5), dict(iou_threshold=-0.1),
-                                    dict(max_detections=0), dict(pre_nms_top_k=0)])
+@pytest.mark.parametrize('kwargs', [{'score_threshold': 1.5}, {'iou_threshold': -0.1},
+                                    {'max_detections': 0}, {'pre_nms_top_k': 0}])
 def test_postprocessor_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError):
         DetectionPostprocessor(YoloV5Decoder((640, 640)), **kwargs)

@@ -131,15 +131,16 @@ def test_degenerate_boxes_do_not_make_nan():
     assert nms(boxes, np.array([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 1, 2]
 
 
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(boxes=np.zeros((3, 5)), scores=np.zeros(3), iou_threshold=0.5), 'boxes'),
-    (dict(boxes=np.zeros((3, 4)), scores=np.zeros(2), iou_threshold=0.5), 'scores'),
-    (dict(boxes=np.zeros((3, 4)), scores=np.zeros(3), iou_threshold=1.5), 'iou_threshold'),
-    (dict(boxes=np.zeros((3, 4)), scores=np.zeros(3), iou_threshold=0.5,
-          class_ids=np.zeros(4)), 'class_ids'),
-    (dict(boxes=np.zeros((3, 4)), scores=np.zeros(3), iou_threshold=0.5,
-          max_detections=-1), 'max_detections'),
+GOOD = {'boxes': np.zeros((3, 4)), 'scores': np.zeros(3), 'iou_threshold': 0.5}
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'boxes': np.zeros((3, 5))}, 'boxes'),
+    ({'scores': np.zeros(2)}, 'scores'),
+    ({'iou_threshold': 1.5}, 'iou_threshold'),
+    ({'class_ids': np.zeros(4)}, 'class_ids'),
+    ({'max_detections': -1}, 'max_detections'),
 ])
-def test_bad_input_raises_value_error(kwargs, message):
+def test_bad_input_raises_value_error(change, message):
     with pytest.raises(ValueError, match=message):
-        nms(**kwargs)
+        nms(**dict(GOOD, **change))

@@ -1,0 +1,107 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Fixtures that start the real node, camera publishers and listeners as processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import sys
+import time
+from typing import Dict, List, Optional
+
+from jetson_infer_ros.config import read_ros_parameters
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.prefix) / 'bin'
+
+
+def write_params(tmp_path: Path, config: str, overrides: Optional[Dict] = None,
+                 node_name: str = 'jetson_infer') -> Path:
+    values = read_ros_parameters(ROOT / 'config' / config)
+    values.update(overrides or {})
+    path = tmp_path / f'{node_name}_params.yaml'
+    path.write_text(yaml.safe_dump({node_name: {'ros__parameters': values}}))
+    return path
+
+
+def read_jsonl(path: Path) -> List[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+@pytest.fixture
+def node_runner(processes, ros_env, tmp_path):
+    """Start the node from its console script, as a user without `ros2 launch` would."""
+    def start(config: str, overrides: Optional[Dict] = None, autostart: bool = True,
+              remap: Optional[List[str]] = None, name: str = 'node'):
+        params = write_params(tmp_path, config, overrides)
+        cmd = [str(BIN / 'infer_node')] + (['--autostart'] if autostart else []) + \
+            ['--ros-args', '--params-file', str(params)]
+        for r in remap or []:
+            cmd += ['-r', r]
+        return processes.start(cmd, name, env=ros_env)
+    return start
+
+
+@pytest.fixture
+def publisher(processes, ros_env):
+    def start(*args: str, name: str = 'publisher'):
+        return processes.python(['-m', 'jetson_infer_ros.testing.publisher'] + list(args), name,
+                                env=ros_env)
+    return start
+
+
+@pytest.fixture
+def listener(processes, ros_env, tmp_path):
+    def start(*topics: str, duration: float = 0.0, name: str = 'listener'):
+        out = tmp_path / f'{name}.jsonl'
+        args = ['-m', 'jetson_infer_ros.testing.listener', '--out', str(out)]
+        if duration:
+            args += ['--duration', str(duration)]
+        for t in topics:
+            args += ['--topic', t]
+        proc = processes.python(args, name, env=ros_env)
+        assert wait_for(lambda: 'listener ready' in processes.output(proc), 30), \
+            processes.output(proc)
+        proc.out_path = out
+        return proc
+    return start
+
+
+@pytest.fixture
+def client():
+    from jetson_infer_ros.testing.client import RosClient
+    c = RosClient()
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope='session')
+def data():
+    from jetson_infer_ros.assets.data import cached_data
+    return cached_data()

@@ -1,0 +1,54 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""A camera far faster than the node: nothing queues up, every drop is counted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import read_jsonl, wait_for
+
+pytestmark = [pytest.mark.ros, pytest.mark.models]
+
+
+def test_overload_answers_newest_frames_and_counts_drops(node_runner, publisher, listener,
+                                                         data, processes, tmp_path):
+    node = node_runner('detect.yaml')     # NanoDet on the CPU: tens of ms per frame
+    lis = listener('detections=detections', 'diagnostics=/diagnostics')
+    pub_log = tmp_path / 'pub.jsonl'
+    photo = str(data.photo('opencv-doc/baboon.jpg'))
+    pub = publisher('--images', photo, '--width', '640', '--height', '480', '--encoding',
+                    'rgb8', '--rate', '200', '--count', '600', '--log', str(pub_log))
+    assert wait_for(lambda: pub.poll() is not None, 60), processes.output(pub)
+    wait_for(lambda: False, 3.0)          # let the node go idle and report once more
+    records = read_jsonl(lis.out_path)
+    outputs = [r for r in records if r['kind'] == 'detections']
+    last = [r['status'][0]['values'] for r in records if r['kind'] == 'diagnostics'][-1]
+    assert outputs, processes.output(node)
+    received, processed = int(last['frames_received']), int(last['frames_processed'])
+    dropped, stale = int(last['frames_dropped']), int(last['dropped.stale'])
+    # every frame that reached the node is answered or counted as dropped, never lost
+    assert received == processed + dropped
+    assert stale > 0 and stale == dropped
+    assert len(outputs) == processed
+    # a latest-frame slot, not a queue: once the camera stops, the node has at most the
+    # frame in service and one waiting left, so its last answer is for one of the last
+    # frames sent; a queue would still be working through the backlog.
+    sent = [json.loads(line)['stamp_ns'] for line in pub_log.read_text().splitlines()]
+    answered = [o['stamp_ns'] for o in outputs]
+    assert answered == sorted(answered)
+    assert sent.index(answered[-1]) >= len(sent) - 3 - (len(sent) - received)
