@@ -186,10 +186,25 @@ def run_captured(cmd: Sequence[str], what: str, *,
     except FileNotFoundError:
         raise AssetError('%s failed: command not found: %s' % (what, cmd[0])) from None
     if done.returncode != 0:
-        err = [ln for ln in done.stderr.splitlines() if ln.strip()]
         raise AssetError('%s failed (exit %d): %s'
-                         % (what, done.returncode, err[-1] if err else 'no output'))
+                         % (what, done.returncode, _telling_line(done.stderr)))
     return done.stdout
+
+
+def _telling_line(stderr: str) -> str:
+    """Pick the line of an error output that says what went wrong.
+
+    Tools end with boilerplate (npm: where its debug log went), so the first line that
+    calls itself an error wins, e.g. npm's ``No matching version`` or apt's ``E: ...``.
+    """
+    lines = [ln.strip() for ln in stderr.splitlines()
+             if ln.strip() and 'complete log of this run' not in ln
+             and not ln.lstrip().lower().startswith(('npm error code', 'npm warn'))]
+    for line in lines:
+        low = line.lower()
+        if low.startswith(('e:', 'error')) or ' error ' in ' %s ' % low:
+            return line
+    return lines[-1] if lines else 'no output'
 
 
 def dir_size(path: pathlib.Path) -> int:

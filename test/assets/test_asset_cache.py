@@ -127,6 +127,16 @@ def test_run_captured_reports_the_last_stderr_line():
         cache.run_captured([sys.executable, '-c', code], 'apt-get download x')
 
 
+def test_run_captured_skips_trailing_boilerplate():
+    code = ("import sys; sys.stderr.write('npm warn config\\nnpm error code ETARGET\\n"
+            "npm error notarget No matching version found for x@9.\\n"
+            "npm error A complete log of this run can be found in: /tmp/x.log\\n'); sys.exit(1)")
+    with pytest.raises(cache.AssetError) as info:
+        cache.run_captured([sys.executable, '-c', code], 'npm pack x@9')
+    assert str(info.value) == ('npm pack x@9 failed (exit 1): '
+                               'npm error notarget No matching version found for x@9.')
+
+
 def test_clean_env_hides_the_runtime_venv(monkeypatch):
     monkeypatch.setenv('PYTHONPATH', '/runtime')
     monkeypatch.setenv('VIRTUAL_ENV', '/runtime/.venv')

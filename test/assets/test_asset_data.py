@@ -99,3 +99,31 @@ def test_other_opencv_doc_versions_are_found(tmp_cache):
     (other / 'vtest.avi').write_bytes(b'')
     (tmp_cache / 'data' / ('scikit-image-%s' % data.SCIKIT_IMAGE_VERSION)).mkdir()
     assert data.cached_data().opencv_doc == other
+
+
+def test_apt_falls_back_to_update_then_to_the_candidate(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_captured(cmd, what, cwd=None, env=None):
+        calls.append(' '.join(cmd))
+        if cmd[-1] == 'opencv-doc':
+            (cwd / 'opencv-doc_4.10.0+dfsg-5_all.deb').write_bytes(b'')
+            return ''
+        raise cache.AssetError("%s failed (exit 100): E: Version '4.6.0+dfsg-12' for "
+                               "'opencv-doc' was not found" % what)
+    monkeypatch.setattr(cache, 'run_captured', fake_captured)
+    monkeypatch.setattr(cache, 'run_logged', lambda cmd, what, log, **kw: calls.append(what))
+    logged = []
+    deb = data._apt_download(tmp_path, logged.append)
+    assert deb.name == 'opencv-doc_4.10.0+dfsg-5_all.deb'
+    pinned = 'apt-get download opencv-doc=%s' % data.OPENCV_DOC_VERSION
+    assert calls == [pinned, 'apt-get update', pinned, 'apt-get download opencv-doc']
+    assert any('taking the candidate version' in line for line in logged)
+
+
+def test_no_apt_is_one_clear_line(tmp_path, monkeypatch):
+    def no_apt(cmd, what, cwd=None, env=None):
+        raise cache.AssetError('%s failed: command not found: apt-get' % what)
+    monkeypatch.setattr(cache, 'run_captured', no_apt)
+    with pytest.raises(cache.AssetError, match='apt-get not found .opencv-doc is a Debian'):
+        data._apt_download(tmp_path, print)
