@@ -133,7 +133,11 @@ def render_yaml(values: Mapping[str, Any], title: str,
         note = f' [{allowed}]' if allowed else ''
         live = ' (live)' if p.runtime else ''
         lines.append(f'    # {p.description}{note}{live}')
-        lines.append(f'    {p.name}: {_yaml_value(cfg[p.name])}')
+        if isinstance(cfg[p.name], list) and not cfg[p.name]:
+            # ROS params files cannot hold an empty list: leave it at its default
+            lines.append(f'    # {p.name}: []')
+        else:
+            lines.append(f'    {p.name}: {_yaml_value(cfg[p.name])}')
     return '\n'.join(lines) + '\n'
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, cast, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -252,6 +252,7 @@ def _input_size(input_size: Any) -> Optional[Tuple[int, int]]:
     """(width, height) from None, 0, an int (square) or a pair (width, height)."""
     if input_size is None:
         return None
+    size: Tuple[int, ...]
     try:
         if isinstance(input_size, (int, np.integer)):
             size = (int(input_size), int(input_size))
@@ -266,7 +267,7 @@ def _input_size(input_size: Any) -> Optional[Tuple[int, int]]:
         return None   # the parameter's "unset" value
     if min(size) < 1:
         raise ModelSpecError(f'input_size must be positive, got {input_size!r}')
-    return size
+    return (size[0], size[1])
 
 
 def _classifier_classes(outputs: Sequence[TensorSpec]) -> Tuple[TensorSpec, int]:
@@ -346,7 +347,8 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
     try:
         preprocess = PreprocessSpec(
             width=width, height=height, layout=layout, color=str(color).lower(),
-            resize=resize, crop_fraction=crop_fraction, mean=tuple(mean), std=tuple(std),
+            resize=resize, crop_fraction=crop_fraction, mean=cast(Any, tuple(mean)),
+            std=cast(Any, tuple(std)),
             pad_value=pad_value, dtype=dtype, interpolation=interpolation)
     except ValueError as exc:
         raise ModelSpecError(str(exc)) from None
@@ -357,10 +359,9 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
         if unknown:
             raise ModelSpecError(
                 f'unknown softmax decoder option(s) {unknown}; known: {list(CLASSIFY_OPTIONS)}')
-        out, classes = _classifier_classes(outputs)
-        if classes < 0:
-            classes = None
-        elif names and len(names) != classes:
+        out, declared = _classifier_classes(outputs)
+        classes: Optional[int] = declared if declared >= 0 else None
+        if classes is not None and names and len(names) != classes:
             raise ModelSpecError(
                 f'{len(names)} labels given but classifier output {out.name!r} {out.shape} '
                 f'has {classes} classes')

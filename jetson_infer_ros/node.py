@@ -15,17 +15,18 @@
 """The jetson_infer lifecycle node: camera frames in, vision_msgs out.
 
 Where a frame goes (read top to bottom):
-  1. ``_on_image``: the subscription callback only parses the header (zero-copy from
-     the CDR bytes on the raw path) and hands the frame to the input slot. It never
-     blocks: the newest frame replaces one not yet started (counted as ``stale``), or
-     in lossless mode it joins a bounded queue.
+  1. ``_on_image``: the subscription callback of a camera only stamps the arrival and
+     hands the serialized frame to that camera's slot. It never blocks: the newest
+     frame replaces one not yet started (counted as ``stale``), or in lossless mode it
+     joins a bounded in-order queue.
   2. ``_worker_loop`` (a plain thread, not an executor callback, so inference never
-     holds up lifecycle, parameter or diagnostics services): takes a frame and calls
-     ``_process``.
-  3. ``_process``: convert (bytes -> HxWxC view) -> pipeline.run (preprocess into the
-     backend's preallocated input -> infer -> decode/NMS/top-k in source pixels) ->
-     vision_msgs with the input header -> publish. Every stage is timed; a frame that
-     fails is counted under its reason, never silently lost.
+     holds up lifecycle, parameter or diagnostics services): collects a batch, at most
+     one frame per camera (see batching.py for the wait bound and fairness rule).
+  3. ``_process``: convert each frame (CDR bytes -> HxWxC view) -> pipeline.run
+     (preprocess into the backend's preallocated input -> infer once for the batch ->
+     decode/NMS/top-k in source pixels) -> vision_msgs with each input's own header ->
+     publish on that camera's output topic. Every stage is timed; a frame that fails
+     is counted under its reason, never silently lost.
 
 Lifecycle (driven by a lifecycle manager or the launch file's autostart):
   configure  validate parameters, load the model / engine, create publishers
@@ -41,14 +42,6 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
-from jetson_infer_ros import diagnostics as diag
-from jetson_infer_ros import messages
-from jetson_infer_ros import params as P
-from jetson_infer_ros.config import DEFAULT_NODE_NAME, InferConfig
-from jetson_infer_ros.frame_slot import FrameQueue, LatestFrameSlot
-from jetson_infer_ros.image_convert import ImageFormatError
-from jetson_infer_ros.stats import PipelineStats, RateMeter, StageTimer
-
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -56,6 +49,22 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from jetson_infer_ros import diagnostics as diag
+from jetson_infer_ros import messages
+from jetson_infer_ros import params as P
+from jetson_infer_ros.batching import BatchCollector
+from jetson_infer_ros.config import DEFAULT_NODE_NAME, InferConfig
+from jetson_infer_ros.image_convert import ImageFormatError
+from jetson_infer_ros.stats import PipelineStats, RateMeter, StageTimer
+
+try:  # iron and later
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # humble
+    from rclpy.qos_event import SubscriptionEventCallbacks  # type: ignore[no-redef]
+
+# Fast DDS's default shared-memory segment; larger samples fall back to fragmented UDP.
+DEFAULT_SHM_SEGMENT = 512 * 1024
 
 
 class RateLimitedLog:
@@ -89,8 +98,84 @@ class Frame:
         self.received = received
 
 
+class Camera:
+    """One input topic with its own outputs, counters and transport watch."""
+
+    def __init__(self, index: int, topic: str, out_ns: str) -> None:
+        self.index = index
+        self.topic = topic
+        self.out_ns = out_ns
+        self.sub: Any = None
+        self.pub_out: Any = None
+        self.pub_debug: Any = None
+        self.stats = PipelineStats(window=512)
+        self.in_rate, self.out_rate = RateMeter(), RateMeter()
+        self.transport = TransportWatch()
+
+    def out_topic(self, name: str) -> str:
+        return f'{self.out_ns}/{name}' if self.out_ns else name
+
+
+class TransportWatch:
+    """Notices input starving in the middleware and says why, once.
+
+    Two signals: DDS reports lost samples (a best-effort reader seeing sequence gaps),
+    and header stamps reveal the camera's own rate, so a receive rate far below it means
+    frames vanish on the way. Both point at large samples over Fast DDS's default 512 KB
+    shared-memory segment when the frames are bigger than that.
+    """
+
+    def __init__(self) -> None:
+        self.lost = 0
+        self.received = 0
+        self.bytes_last = 0
+        self._min_dt_ns: Optional[int] = None
+        self._last_stamp_ns: Optional[int] = None
+        self._first_rx: Optional[float] = None
+        self.warned = ''
+
+    def on_frame(self, stamp_ns: int, nbytes: int) -> None:
+        self.received += 1
+        self.bytes_last = nbytes
+        if self._first_rx is None:
+            self._first_rx = time.monotonic()
+        if self._last_stamp_ns is not None and stamp_ns > self._last_stamp_ns:
+            dt = stamp_ns - self._last_stamp_ns
+            if self._min_dt_ns is None or dt < self._min_dt_ns:
+                self._min_dt_ns = dt
+        self._last_stamp_ns = stamp_ns
+
+    def diagnosis(self, now: float) -> str:
+        """One line naming the likely cause, once enough evidence is in; else ''."""
+        if self.warned or self._first_rx is None or now - self._first_rx < 3.0:
+            return ''
+        elapsed = now - self._first_rx
+        rx_rate = self.received / elapsed
+        cam_rate = 1e9 / self._min_dt_ns if self._min_dt_ns else 0.0
+        lost_share = self.lost / max(1, self.lost + self.received)
+        starving = lost_share > 0.2 or (cam_rate > 0 and rx_rate < 0.5 * cam_rate)
+        if not starving:
+            return ''
+        cause = ''
+        if self.bytes_last > DEFAULT_SHM_SEGMENT:
+            cause = (f"; frames of {self.bytes_last // 1024} KB exceed Fast DDS's default "
+                     '512 KB shared-memory segment and fall back to fragmented UDP: use '
+                     'the shipped large-data profile (launch dds_profile:=true, or '
+                     'FASTDDS_DEFAULT_PROFILES_FILE=<share>/config/fastdds_large_data.xml)')
+        self.warned = (f'input starving: {rx_rate:.1f} Hz received, camera stamps show '
+                       f'~{cam_rate:.1f} Hz, {self.lost} samples reported lost{cause}')
+        return self.warned
+
+
+def output_namespace(topic: str) -> str:
+    """``front/image`` -> ``front``; ``image`` -> '' (outputs beside the node)."""
+    topic = topic.rstrip('/')
+    return topic.rsplit('/', 1)[0] if '/' in topic.lstrip('/') else (
+        '/' if topic.startswith('/') and topic.count('/') > 1 else '')
+
+
 class InferenceNode(LifecycleNodeMixin, Node):
-    """Lifecycle node running one model on one camera topic.
+    """Lifecycle node running one model for one or several camera topics.
 
     Built from the mixin (not rclpy's LifecycleNode, which does not forward it) so the
     lifecycle services get their own reentrant callback group: get_state answers while
@@ -109,22 +194,17 @@ class InferenceNode(LifecycleNodeMixin, Node):
         self._active = False
         self.cfg: Optional[InferConfig] = None
         self.pipeline: Any = None
+        self.cameras: List[Camera] = []
         self.stats = PipelineStats()
         self._timer = StageTimer(self.stats)
         self._log_limited = RateLimitedLog(self.get_logger())
-        self._slot: Any = None
+        self._collector: Optional[BatchCollector] = None
         self._worker: Optional[threading.Thread] = None
-        self._stop = threading.Event()
-        self._sub: Any = None
-        self._pub_out: Any = None
         self._pub_labels: Any = None
-        self._pub_debug: Any = None
-        self._live = {}
         self._in_rate, self._out_rate = RateMeter(), RateMeter()
-        self._notes: List[str] = []
         from diagnostic_msgs.msg import DiagnosticArray
         self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        period = self.get_parameter('diagnostics_period').value
+        period = self._param('diagnostics_period')
         self._diag_timer = self.create_timer(float(period), self._publish_diagnostics,
                                              callback_group=self._diag_group)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -132,21 +212,31 @@ class InferenceNode(LifecycleNodeMixin, Node):
     # ------------------------------------------------------------------ parameters
     def _declare_parameters(self) -> None:
         """Declare every table entry; a bad override is reported, never fatal."""
+        from rclpy.parameter import Parameter
         for p in P.PARAMETERS:
+            # An empty list has no ROS type of its own: declare the type, default later.
+            default = (Parameter.Type.STRING_ARRAY if p.default == [] else
+                       P._copy(p.default))
             try:
-                self.declare_parameter(p.name, P._copy(p.default), P.descriptor(p))
-                P.coerce(p, self.get_parameter(p.name).value)
+                self.declare_parameter(p.name, default, P.descriptor(p))
+                P.coerce(p, self._param(p.name))
             except Exception as exc:  # noqa: B902 - any bad override must not kill the node
                 text = f'parameter {p.name}: {_one_line(exc)}'
                 self._param_errors.append(text)
                 self.get_logger().error(text + ' (configure will fail until it is fixed)')
                 if not self.has_parameter(p.name):
-                    self.declare_parameter(p.name, P._copy(p.default), P.descriptor(p),
+                    self.declare_parameter(p.name, default, P.descriptor(p),
                                            ignore_override=True)
 
+    def _param(self, name: str) -> Any:
+        from rclpy.exceptions import ParameterUninitializedException
+        try:
+            return self.get_parameter(name).value
+        except ParameterUninitializedException:
+            return P._copy(P.BY_NAME[name].default)
+
     def _read_config(self) -> InferConfig:
-        values = {p.name: self.get_parameter(p.name).value for p in P.PARAMETERS}
-        return InferConfig(P.validate(values))
+        return InferConfig(P.validate({p.name: self._param(p.name) for p in P.PARAMETERS}))
 
     def _on_set_parameters(self, changes: List[Any]) -> SetParametersResult:
         for change in changes:
@@ -185,12 +275,13 @@ class InferenceNode(LifecycleNodeMixin, Node):
             return TransitionCallbackReturn.FAILURE
         try:
             cfg = self._read_config()
-            pipeline = InferencePipeline(cfg, log=log.info)
+            cameras = self._plan_cameras(cfg)
+            pipeline = InferencePipeline(cfg, log=lambda m: log.info(m))
             pipeline.load()
         except Exception as exc:  # noqa: B902 - whatever failed, stay alive and say why
             log.error(f'configure failed: {_one_line(exc)}')
             return TransitionCallbackReturn.FAILURE
-        self.cfg, self.pipeline = cfg, pipeline
+        self.cfg, self.pipeline, self.cameras = cfg, pipeline, cameras
         self.stats = PipelineStats()
         self._timer = StageTimer(self.stats)
         self._create_publishers(cfg)
@@ -198,18 +289,20 @@ class InferenceNode(LifecycleNodeMixin, Node):
         info = pipeline.info()
         log.info(f'configured: {info.get("model", "")} on {info.get("backend")} '
                  f'({info.get("device", "")}, {info.get("precision_in_use")}), '
-                 f'input {info.get("input_shape")}')
+                 f'input {info.get("input_shape")}, {len(cameras)} camera(s), '
+                 f'batch {cfg.max_batch}')
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Activate publishers, then subscribe and start the worker."""
+        """Activate publishers, then start the worker and subscribe."""
         ret = super().on_activate(state)
         if ret != TransitionCallbackReturn.SUCCESS:
             return ret
         assert self.cfg is not None
         self._publish_label_info()
         self._start_worker(self.cfg)
-        self._subscribe(self.cfg)
+        for cam in self.cameras:
+            self._subscribe(cam, self.cfg)
         self._active = True
         return ret
 
@@ -242,31 +335,42 @@ class InferenceNode(LifecycleNodeMixin, Node):
         self._release()
 
     def _release(self) -> None:
-        for pub in (self._pub_out, self._pub_labels, self._pub_debug):
+        pubs = [self._pub_labels] + [p for c in self.cameras for p in (c.pub_out, c.pub_debug)]
+        for pub in pubs:
             if pub is not None:
                 self.destroy_lifecycle_publisher(pub)
-        self._pub_out = self._pub_labels = self._pub_debug = None
+        for cam in self.cameras:
+            cam.pub_out = cam.pub_debug = None
+        self._pub_labels = None
         if self.pipeline is not None:
             self.pipeline.release()
         self.pipeline = None
         self._configured = False
 
     # ------------------------------------------------------------------ wiring
+    def _plan_cameras(self, cfg: InferConfig) -> List[Camera]:
+        topics = list(cfg.image_topics)
+        spaces = list(cfg.output_namespaces) or [output_namespace(t) for t in topics]
+        if len(topics) > 1 and len(set(spaces)) != len(spaces):
+            raise ValueError(f'image_topics {topics} would publish into the same output '
+                             f'namespace(s) {spaces}; set output_namespaces')
+        return [Camera(i, t, ns.rstrip('/') if ns != '/' else '/')
+                for i, (t, ns) in enumerate(zip(topics, spaces))]
+
     def _create_publishers(self, cfg: InferConfig) -> None:
         from sensor_msgs.msg import Image
         from vision_msgs.msg import Classification, Detection2DArray, LabelInfo
         out_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        if cfg.task == 'detection':
-            self._pub_out = self.create_lifecycle_publisher(Detection2DArray, 'detections',
-                                                            out_qos)
-        else:
-            self._pub_out = self.create_lifecycle_publisher(Classification, 'classification',
-                                                            out_qos)
+        kind, name = ((Detection2DArray, 'detections') if cfg.task == 'detection'
+                      else (Classification, 'classification'))
+        for cam in self.cameras:
+            cam.pub_out = self.create_lifecycle_publisher(kind, cam.out_topic(name), out_qos)
+            cam.pub_debug = self.create_lifecycle_publisher(
+                Image, cam.out_topic('debug_image'),
+                QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._pub_labels = self.create_lifecycle_publisher(LabelInfo, 'label_info', latched)
-        self._pub_debug = self.create_lifecycle_publisher(
-            Image, 'debug_image', QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
 
     def _input_qos(self, cfg: InferConfig) -> QoSProfile:
         if cfg.lossless:
@@ -277,86 +381,115 @@ class InferenceNode(LifecycleNodeMixin, Node):
                else ReliabilityPolicy.BEST_EFFORT)
         return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=cfg.qos_depth, reliability=rel)
 
-    def _subscribe(self, cfg: InferConfig) -> None:
+    def _subscribe(self, cam: Camera, cfg: InferConfig) -> None:
         from sensor_msgs.msg import CompressedImage, Image
-        msg_type, topic = (Image, 'image') if cfg.input_type == 'raw' else (
-            CompressedImage, 'image/compressed')
-        self._sub = self.create_subscription(
-            msg_type, topic, self._on_image, self._input_qos(cfg),
-            callback_group=self._input_group, raw=bool(cfg.zero_copy_input))
+        compressed = cfg.input_type == 'compressed'
+        msg_type = CompressedImage if compressed else Image
+        topic = cam.topic + '/compressed' if compressed else cam.topic
+
+        def on_lost(info: Any, cam: Camera = cam) -> None:
+            cam.transport.lost = int(info.total_count)
+
+        cam.sub = self.create_subscription(
+            msg_type, topic, lambda payload, cam=cam: self._on_image(cam, payload),
+            self._input_qos(cfg), callback_group=self._input_group,
+            event_callbacks=SubscriptionEventCallbacks(message_lost=on_lost),
+            raw=bool(cfg.zero_copy_input))
         self.get_logger().info(
-            f'subscribed to {self._sub.topic_name} ({msg_type.__name__}, '
+            f'camera {cam.index}: {cam.sub.topic_name} ({msg_type.__name__}, '
             f'{"lossless, reliable" if cfg.lossless else cfg.qos_reliability}, '
-            f'{"raw CDR" if cfg.zero_copy_input else "message"} path)')
+            f'{"raw CDR" if cfg.zero_copy_input else "message"} path) -> '
+            f'{cam.pub_out.topic_name}')
 
     def _unsubscribe(self) -> None:
-        if self._sub is not None:
-            self.destroy_subscription(self._sub)
-            self._sub = None
+        for cam in self.cameras:
+            if cam.sub is not None:
+                self.destroy_subscription(cam.sub)
+                cam.sub = None
 
     def _start_worker(self, cfg: InferConfig) -> None:
-        if cfg.lossless:
-            self._slot = FrameQueue(cfg.lossless_queue_size, on_drop=self._count_drop)
-        else:
-            self._slot = LatestFrameSlot(on_drop=self._count_drop)
-        self._stop.clear()
-        self._worker = threading.Thread(target=self._worker_loop, name='jetson_infer_worker',
-                                        daemon=True)
+        self._collector = BatchCollector(
+            len(self.cameras), max_batch=cfg.max_batch, max_wait=cfg.max_batch_wait_ms / 1e3,
+            lossless=cfg.lossless, queue_size=cfg.lossless_queue_size,
+            on_drop=self._count_drop)
+        self._worker = threading.Thread(target=self._worker_loop, args=(self._collector,),
+                                        name='jetson_infer_worker', daemon=True)
         self._worker.start()
 
     def _stop_worker(self) -> None:
-        if self._slot is not None:
-            self._slot.close()
+        collector = self._collector
+        if collector is not None:
+            collector.close()
         if self._worker is not None:
-            self._stop.set()
             self._worker.join(timeout=30.0)
             self._worker = None
-        if isinstance(self._slot, FrameQueue):
-            self._slot.drain_dropped()
-        self._slot = None
+        if collector is not None:
+            collector.discard_pending()
+        self._collector = None
 
-    def _count_drop(self, reason: str, _frame: Any) -> None:
+    def _count_drop(self, camera: int, reason: str, _frame: Any) -> None:
         self.stats.drop(reason)
+        if camera < len(self.cameras):
+            self.cameras[camera].stats.drop(reason)
 
     # ------------------------------------------------------------------ data flow
-    def _on_image(self, payload: Any) -> None:
+    def _on_image(self, cam: Camera, payload: Any) -> None:
         """Subscription callback: stamp arrival, hand over, return at once."""
         self.stats.count_received()
-        slot = self._slot
-        if slot is None:
-            self.stats.drop('inactive')
+        cam.stats.count_received()
+        collector = self._collector
+        if collector is None:
+            self._count_drop(cam.index, 'inactive', None)
             return
-        slot.put(Frame(payload, time.perf_counter()))
+        collector.put(cam.index, Frame(payload, time.perf_counter()))
 
-    def _worker_loop(self) -> None:
-        slot = self._slot
-        while slot is not None:
-            frame = slot.get(timeout=0.1)
-            if frame is None:
-                if self._stop.is_set():
-                    return
-                continue
-            self._process(frame)
+    def _worker_loop(self, collector: BatchCollector) -> None:
+        """Run batches until deactivated, then drain what is still pending."""
+        while True:
+            batch = collector.collect(timeout=0.1)
+            if batch:
+                self._process(batch)
+            elif collector._closed and collector.pending() == 0:
+                return
 
-    def _process(self, frame: Frame) -> None:
+    def _process(self, batch: List[Any]) -> None:
         cfg, pipeline, timer = self.cfg, self.pipeline, self._timer
         if cfg is None or pipeline is None:
-            self.stats.drop('inactive')
+            for cam_index, _frame in batch:
+                self._count_drop(cam_index, 'inactive', None)
+            return
+        ready = []
+        for cam_index, frame in batch:
+            cam = self.cameras[cam_index]
+            try:
+                with timer('convert'):
+                    header, picture = pipeline.convert(frame.payload,
+                                                       raw=cfg.zero_copy_input,
+                                                       compressed=cfg.input_type == 'compressed')
+            except ImageFormatError as exc:
+                self._count_drop(cam_index, exc.reason, None)
+                self._log_limited.warn(exc.reason, f'{cam.topic}: dropped frame '
+                                                   f'({exc.reason}): {exc}')
+                continue
+            cam.transport.on_frame(header[0] * 1_000_000_000 + header[1],
+                                   _payload_size(frame.payload))
+            ready.append((cam, frame, header, picture))
+        if not ready:
             return
         try:
-            with timer('convert'):
-                header, picture = pipeline.convert(frame.payload, raw=cfg.zero_copy_input,
-                                                   compressed=cfg.input_type == 'compressed')
-        except ImageFormatError as exc:
-            self.stats.drop(exc.reason)
-            self._log_limited.warn(exc.reason, f'dropped frame ({exc.reason}): {exc}')
-            return
-        try:
-            result = pipeline.run([picture], timer)[0]
+            results = pipeline.run([r[3] for r in ready], timer)
         except Exception as exc:  # noqa: B902 - count, report, keep serving
-            self.stats.drop('inference_error')
+            for cam, _f, _h, _p in ready:
+                self._count_drop(cam.index, 'inference_error', None)
             self._log_limited.warn('inference_error', f'inference failed: {_one_line(exc)}')
             return
+        now_ns = self.get_clock().now().nanoseconds
+        for (cam, frame, header, picture), result in zip(ready, results):
+            self._publish_result(cam, frame, header, picture, result, now_ns)
+
+    def _publish_result(self, cam: Camera, frame: Frame, header: Any, picture: Any,
+                        result: Any, now_ns: int) -> None:
+        timer = self._timer
         with timer('message'):
             ros_header = messages.make_header(*header)
             if result.boxes is not None:
@@ -365,24 +498,29 @@ class InferenceNode(LifecycleNodeMixin, Node):
             else:
                 msg = messages.classification_msg(ros_header, result.class_ids, result.scores)
         with timer('publish'):
-            self._pub_out.publish(msg)
-            if cfg.publish_debug_image and result.boxes is not None:
-                self._publish_debug(ros_header, picture, result)
-        self.stats.record('total', (time.perf_counter() - frame.received) * 1e3)
-        now = self.get_clock().now().nanoseconds
+            cam.pub_out.publish(msg)
+            if self.cfg is not None and self.cfg.publish_debug_image and \
+                    result.boxes is not None:
+                self._publish_debug(cam, ros_header, picture, result)
+        total_ms = (time.perf_counter() - frame.received) * 1e3
+        self.stats.record('total', total_ms)
+        cam.stats.record('total', total_ms)
         stamp_ns = header[0] * 1_000_000_000 + header[1]
         if stamp_ns > 0:
-            self.stats.record('latency', (now - stamp_ns) / 1e6)
+            latency = (now_ns - stamp_ns) / 1e6
+            self.stats.record('latency', latency)
+            cam.stats.record('latency', latency)
         self.stats.count_processed()
+        cam.stats.count_processed()
 
-    def _publish_debug(self, ros_header: Any, picture: Any, result: Any) -> None:
-        if self._pub_debug is None or self._pub_debug.get_subscription_count() == 0:
+    def _publish_debug(self, cam: Camera, ros_header: Any, picture: Any, result: Any) -> None:
+        if cam.pub_debug is None or cam.pub_debug.get_subscription_count() == 0:
             return
         from jetson_infer_ros.image_convert import picture_to_msg
         from jetson_infer_ros.pipeline import to_bgr
         drawn = messages.draw_detections(to_bgr(picture), result.boxes, result.scores,
                                          result.class_ids, self.pipeline.labels)
-        self._pub_debug.publish(picture_to_msg(drawn, 'bgr8', header=ros_header))
+        cam.pub_debug.publish(picture_to_msg(drawn, 'bgr8', header=ros_header))
 
     def _publish_label_info(self) -> None:
         if self._pub_labels is None or self.pipeline is None or self.cfg is None:
@@ -394,30 +532,60 @@ class InferenceNode(LifecycleNodeMixin, Node):
 
     # ------------------------------------------------------------------ diagnostics
     def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
         snap = self.stats.snapshot()
         in_rate = self._in_rate.rate(int(snap['received']))
         out_rate = self._out_rate.rate(int(snap['published']))
         info: Dict[str, Any] = {'state': self._state_label()}
         if self.pipeline is not None:
             info.update(self.pipeline.info())
-        if self._sub is not None:
-            info['input_topic'] = self._sub.topic_name
-        thresholds = {k: float(self.get_parameter(k).value) for k in (
+        info['cameras'] = len(self.cameras)
+        if self.cameras and self.cameras[0].sub is not None:
+            info['input_topic'] = ', '.join(c.sub.topic_name for c in self.cameras
+                                            if c.sub is not None)
+        thresholds = {k: float(self._param(k)) for k in (
             'warn_latency_ms', 'error_latency_ms', 'warn_output_rate_hz')}
-        level, text = diag.evaluate_levels(snap, in_rate, out_rate, thresholds, self._active,
-                                           tuple(self._notes))
+        notes = list(self.pipeline.notes) if self.pipeline is not None else []
+        for cam in self.cameras:
+            text = cam.transport.diagnosis(now)
+            if text:
+                self.get_logger().warning(f'{cam.topic}: {text}')
+            if cam.transport.warned:
+                notes.append(f'{cam.topic}: {cam.transport.warned}')
+        level, message = diag.evaluate_levels(snap, in_rate, out_rate, thresholds,
+                                              self._active, tuple(notes))
         if self._param_errors:
-            level, text = diag.ERROR, '; '.join(self._param_errors)
+            level, message = diag.ERROR, '; '.join(self._param_errors)
         hw = f'{info.get("backend", "none")}/{info.get("device", "none")}'
-        status = diag.status_msg(self.get_name(), hw, level, text,
-                                 diag.build_values(snap, info, in_rate, out_rate))
-        self._pub_diag.publish(diag.array_msg(self.get_clock().now().to_msg(), [status]))
+        name = self.get_fully_qualified_name()
+        statuses = [diag.status_msg(name, hw, level, message,
+                                    diag.build_values(snap, info, in_rate, out_rate))]
+        if len(self.cameras) > 1:
+            for cam in self.cameras:
+                csnap = cam.stats.snapshot()
+                cin = cam.in_rate.rate(int(csnap['received']))
+                cout = cam.out_rate.rate(int(csnap['published']))
+                clevel, cmsg = diag.evaluate_levels(csnap, cin, cout, thresholds, self._active,
+                                                    (cam.transport.warned,)
+                                                    if cam.transport.warned else ())
+                statuses.append(diag.status_msg(
+                    f'{name}: {cam.topic}', hw, clevel, cmsg,
+                    diag.build_values(csnap, {'camera': cam.index, 'topic': cam.topic},
+                                      cin, cout)))
+        self._pub_diag.publish(diag.array_msg(self.get_clock().now().to_msg(), statuses))
 
     def _state_label(self) -> str:
         try:
             return str(self._state_machine.current_state[1])
         except Exception:  # noqa: B902 - diagnostics must never fail
             return 'unknown'
+
+
+def _payload_size(payload: Any) -> int:
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        return len(payload)
+    data = getattr(payload, 'data', None)
+    return len(data) if data is not None else 0
 
 
 def _one_line(exc: BaseException) -> str:
@@ -434,7 +602,6 @@ def main(args: Optional[List[str]] = None) -> int:
     node = InferenceNode()
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(node)
-    code = 0
     try:
         if autostart:
             if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
@@ -455,7 +622,7 @@ def main(args: Optional[List[str]] = None) -> int:
         executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         rclpy.try_shutdown()
-    return code
+    return 0
 
 
 if __name__ == '__main__':

@@ -114,6 +114,15 @@ PARAMETERS: Tuple[Param, ...] = (
     Param('use_cuda_graph', BOOL, False, 'Capture the TensorRT enqueue as a CUDA graph.',
           group='backend'),
     # --- input -------------------------------------------------------------------------
+    Param('image_topics', STRING_ARRAY, ['image'],
+          'Camera topics this node serves with one engine; outputs go under each '
+          'topic namespace (front/image -> front/detections).', group='input'),
+    Param('output_namespaces', STRING_ARRAY, [],
+          'Output namespace per camera (same length as image_topics); empty derives it '
+          'from the topic.', group='input'),
+    Param('max_batch_wait_ms', DOUBLE, 5.0,
+          'Several cameras: longest a frame waits for partners before its batch runs.',
+          min_value=0.0, max_value=1000.0, group='input'),
     Param('input_type', STRING, 'raw',
           'raw: sensor_msgs/Image on `image`; compressed: sensor_msgs/CompressedImage on '
           '`image/compressed`.', choices=('raw', 'compressed'), group='input'),
@@ -253,6 +262,17 @@ def _check_combinations(v: Mapping[str, Any]) -> None:
     if v['task'] == 'detection' and v['decoder'] == 'softmax':
         raise ParameterError("decoder: 'softmax' is a classifier; task detection needs "
                              'nanodet, yolov5, yolov8 or ssd')
+    topics = v['image_topics']
+    if not topics:
+        raise ParameterError('image_topics: at least one camera topic is needed')
+    if len(set(topics)) != len(topics):
+        dup = sorted({t for t in topics if topics.count(t) > 1})
+        raise ParameterError(f'image_topics: duplicate topic(s) {", ".join(dup)}')
+    if any(not t.strip() for t in topics):
+        raise ParameterError('image_topics: empty topic name')
+    if v['output_namespaces'] and len(v['output_namespaces']) != len(topics):
+        raise ParameterError(f"output_namespaces: {len(v['output_namespaces'])} given for "
+                             f'{len(topics)} image_topics')
     if (v['input_width'] == 0) != (v['input_height'] == 0):
         raise ParameterError('input_width/input_height: set both or neither (0 = from the ONNX)')
 

@@ -26,10 +26,12 @@ Threading: the execution mode is sequential (these graphs are chains; the parall
 only adds scheduling cost) and ``intra_op_threads`` sizes the operator thread pool
 (0 = ONNX Runtime's default, one per physical core). ONNX Runtime's pool threads spin
 while waiting for work by default. That shaves a little latency off each operator hand-off
-but burns whole cores between frames, which on a robot starves the camera driver and the
-other nodes while buying little at camera rates, so ``allow_spinning`` defaults to off
-here; set ``BackendOptions.extra = (('allow_spinning', True),)`` on a machine with cores
-to spare. The measured effect is in the package's benchmark notes.
+but keeps burning a core after every run, which on a robot starves the camera driver and
+the other nodes. Measured with EfficientNet-Lite0, 2 threads, frames paced at 30 Hz on a
+2-core machine: spinning gave 2.2 ms instead of 4.2 ms per inference but cost 33 ms of
+CPU per frame instead of 4.4 ms (a whole core kept busy against 13 %). So
+``allow_spinning`` defaults to off here; set ``BackendOptions.extra =
+(('allow_spinning', True),)`` where cores are to spare and every millisecond counts.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ class OnnxRuntimeBackend(Backend):
         self._clear()
 
     def _clear(self) -> None:
-        self._session = None
+        self._session: Any = None
         self._input: Optional[TensorSpec] = None
         self._outputs: List[TensorSpec] = []
         self._buffer: Optional[np.ndarray] = None
@@ -228,13 +230,15 @@ class OnnxRuntimeBackend(Backend):
         anything else (e.g. a data-dependent detection count) is left to ONNX Runtime to
         allocate per call.
         """
+        assert self._input is not None and self._buffer is not None
         metas = session.get_outputs()
         name_in = self._input.name
+        buffer = self._buffer
         probe_rows = [self._rows] + ([1] if self._dynamic_batch and self._rows > 1 else [])
         seen: Dict[int, List[np.ndarray]] = {}
         for rows in probe_rows:
             try:
-                seen[rows] = session.run(None, {name_in: self._buffer[:rows]})
+                seen[rows] = session.run(None, {name_in: buffer[:rows]})
             except Exception as exc:
                 raise BackendError(
                     f'onnxruntime: warm-up run of {self.model_path} at batch {rows} failed: '
@@ -271,6 +275,7 @@ class OnnxRuntimeBackend(Backend):
     def input_spec(self) -> TensorSpec:
         """Describe the image input; its batch dimension is -1 when the model's is dynamic."""
         self._require_loaded()
+        assert self._input is not None
         return self._input
 
     @property
@@ -281,6 +286,7 @@ class OnnxRuntimeBackend(Backend):
     def input_buffer(self) -> np.ndarray:
         """Return the (rows, ...) input array bound to the session (rows: max or fixed batch)."""
         self._require_loaded()
+        assert self._buffer is not None
         return self._buffer
 
     def info(self) -> Dict[str, str]:
@@ -306,6 +312,7 @@ class OnnxRuntimeBackend(Backend):
         binding = self._bindings.get(rows)
         if binding is not None:
             return binding
+        assert self._input is not None and self._buffer is not None
         binding = self._session.io_binding()
         buf = self._buffer[:rows]
         assert buf.flags['C_CONTIGUOUS']   # leading rows of a C-contiguous array

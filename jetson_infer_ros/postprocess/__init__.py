@@ -21,14 +21,14 @@ node and the CLI use. Everything here needs NumPy only.
 
 from __future__ import annotations
 
-from jetson_infer_ros.postprocess.classify import softmax, top_k, top_k_arrays
+from jetson_infer_ros.postprocess.classify import classify, softmax, top_k, top_k_arrays
 from jetson_infer_ros.postprocess.decoders import (
     DecoderShapeError, detect, DetectionPostprocessor, make_decoder, postprocessor_for_spec)
 from jetson_infer_ros.postprocess.nms import nms
 from jetson_infer_ros.postprocess.results import ClassScore, Detection, DetectionBatch
 
 __all__ = [
-    'ClassScore', 'DecoderShapeError', 'Detection', 'DetectionBatch',
+    'ClassScore', 'classify', 'DecoderShapeError', 'Detection', 'DetectionBatch',
     'DetectionPostprocessor', 'detect', 'make_decoder', 'nms', 'postprocessor_for_spec',
     'softmax', 'top_k', 'top_k_arrays',
 ]

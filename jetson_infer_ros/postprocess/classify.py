@@ -23,7 +23,7 @@ sorting all 1000 ImageNet classes.
 
 from __future__ import annotations
 
-from typing import List, Tuple, Union
+from typing import Any, List, Mapping, Tuple, Union
 
 import numpy as np
 
@@ -119,3 +119,21 @@ def top_k(output: np.ndarray, k: int,
     ids, scores = top_k_arrays(output, k, apply_softmax)
     return [[ClassScore(int(c), float(s)) for c, s in zip(row_ids, row_scores)]
             for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]
+
+
+def classify(outputs: Mapping[str, np.ndarray], spec: Any) -> List[List[ClassScore]]:
+    """Return the top-k classes of each batch item for a classification ``ModelSpec``.
+
+    Uses the spec's ``top_k`` and its ``apply_softmax`` decoder option (default 'auto');
+    with several outputs, the first of ``spec.outputs`` shaped like class scores is used.
+    """
+    mode = dict(getattr(spec, 'decoder_options', None) or {}).get('apply_softmax', 'auto')
+    names = [o.name for o in getattr(spec, 'outputs', ()) if o.name in outputs] or list(outputs)
+    for name in names:
+        try:
+            as_rows(outputs[name])
+        except ValueError:
+            continue
+        return top_k(outputs[name], spec.top_k, mode)
+    shapes = {name: np.shape(value) for name, value in outputs.items()}
+    raise ValueError(f'no classification output of shape (B, C) among {shapes}')

@@ -266,7 +266,8 @@ class NanoDetDecoder(Decoder):
     _AUTO_STRIDES = (8, 16, 32, 64, 128)
     _COMBINED_STRIDES = (8, 16, 32, 64)
 
-    def __init__(self, input_hw, num_classes=None, options=None) -> None:
+    def __init__(self, input_hw: Tuple[int, int], num_classes: Optional[int] = None,
+                 options: Optional[Mapping[str, Any]] = None) -> None:
         super().__init__(input_hw, num_classes, options)
         self._levels: List[Tuple[int, str, str]] = []   # (stride, scores name, boxes name)
         self._combined: Optional[str] = None
@@ -302,8 +303,8 @@ class NanoDetDecoder(Decoder):
             raise DecoderShapeError(f'nanodet decoder: strides must be > 0, got {strides!r}')
         return strides
 
-    def _bind_impl(self, table):
-        self._levels, self._combined, self._offsets = [], None, []
+    def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
+        self._levels, self._combined, self._offsets, self._bins = [], None, [], 0
         if self.options.get('levels'):
             return self._bind_levels(table)
         if self.options.get('output'):
@@ -336,7 +337,7 @@ class NanoDetDecoder(Decoder):
             raise self._error(name, shape, f'4 x {self._bins} box channels like the other levels')
         self._bins = bins
 
-    def _bind_levels(self, table):
+    def _bind_levels(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
         levels = self.options['levels']
         classes: Optional[int] = None
         complete = True
@@ -366,7 +367,7 @@ class NanoDetDecoder(Decoder):
         self._levels.sort()
         return classes, complete
 
-    def _bind_auto(self, table):
+    def _bind_auto(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
         strides = self._strides(self._AUTO_STRIDES)
         by_cells = {self._cells(s): s for s in strides}
         per_stride: Dict[int, List[str]] = {}
@@ -411,7 +412,7 @@ class NanoDetDecoder(Decoder):
             self._levels.append((stride, cls_name, box_name))
         return classes, True
 
-    def _bind_combined(self, table):
+    def _bind_combined(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
         name = self._pick_output(table, 'output', lambda s: len(s) in (2, 3),
                                  '(batch, cells, classes + 4 x bins)')
         shape = table[name]
@@ -460,7 +461,8 @@ class NanoDetDecoder(Decoder):
         boxes = np.concatenate([ctr - dist[:, :2], ctr + dist[:, 2:]], axis=1)
         return boxes, scores.astype(np.float32), classes
 
-    def decode(self, outputs, index, score_threshold):
+    def decode(self, outputs: Mapping[str, np.ndarray], index: int,
+               score_threshold: float) -> Decoded:
         self._ensure_bound(outputs)
         threshold = float(score_threshold)
         raw = _logit(threshold) if self._apply_sigmoid else threshold
@@ -545,12 +547,13 @@ class YoloV5Decoder(_YoloBase):
         wanted = None if self.num_classes is None else 5 + self.num_classes
         return _dim_ok(shape[-1], wanted) and (shape[-1] < 0 or shape[-1] > 5)
 
-    def _bind_impl(self, table):
+    def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
         self._output = self._pick_output(table, 'output', self._fits, self._expected())
         channels = table[self._output][-1]
         return (None, False) if channels < 0 else (channels - 5, True)
 
-    def decode(self, outputs, index, score_threshold):
+    def decode(self, outputs: Mapping[str, np.ndarray], index: int,
+               score_threshold: float) -> Decoded:
         self._ensure_bound(outputs)
         pred = self._tensor(outputs, self._output, index, 2, self._expected())
         if not self._fits(pred.shape):
@@ -617,7 +620,7 @@ class YoloV8Decoder(_YoloBase):
             return None
         return a <= b
 
-    def _bind_impl(self, table):
+    def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
         self._output = self._pick_output(
             table, 'output', lambda s: self._orientation(s) is not None, self._expected())
         shape = table[self._output]
@@ -625,7 +628,8 @@ class YoloV8Decoder(_YoloBase):
         channels = shape[-2] if self._channels_first else shape[-1]
         return (None, False) if channels < 0 else (channels - 4, True)
 
-    def decode(self, outputs, index, score_threshold):
+    def decode(self, outputs: Mapping[str, np.ndarray], index: int,
+               score_threshold: float) -> Decoded:
         self._ensure_bound(outputs)
         pred = self._tensor(outputs, self._output, index, 2, self._expected())
         if self._orientation(pred.shape) != self._channels_first:
@@ -659,7 +663,8 @@ class SsdDecoder(Decoder):
                 'background_class': False, 'score_activation': 'none',
                 'multi_label': False}
 
-    def __init__(self, input_hw, num_classes=None, options=None) -> None:
+    def __init__(self, input_hw: Tuple[int, int], num_classes: Optional[int] = None,
+                 options: Optional[Mapping[str, Any]] = None) -> None:
         super().__init__(input_hw, num_classes, options)
         if self.options['box_order'] not in ('xyxy', 'yxyx'):
             raise DecoderShapeError(
@@ -675,7 +680,7 @@ class SsdDecoder(Decoder):
         return (len(shape) in (2, 3) and shape[-1] == 4) or (
             len(shape) == 4 and shape[-1] == 4 and shape[-2] == 1)
 
-    def _bind_impl(self, table):
+    def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
         self._boxes = self._pick_output(table, 'boxes', self._is_boxes,
                                         '(batch, N, 4) boxes')
         bg = 1 if _as_bool(self.options['background_class']) else 0
@@ -701,7 +706,8 @@ class SsdDecoder(Decoder):
                               'at least one class besides the background column')
         return channels - bg, True
 
-    def decode(self, outputs, index, score_threshold):
+    def decode(self, outputs: Mapping[str, np.ndarray], index: int,
+               score_threshold: float) -> Decoded:
         self._ensure_bound(outputs)
         boxes_arr = np.asarray(outputs.get(self._boxes)) if self._boxes in outputs else None
         if boxes_arr is not None and boxes_arr.ndim == 4:
@@ -736,7 +742,7 @@ class SsdDecoder(Decoder):
         return b, scores.astype(np.float32), classes
 
 
-_DECODERS = {
+_DECODERS: Dict[str, Any] = {
     'nanodet': NanoDetDecoder,
     'yolov5': YoloV5Decoder,
     'yolov8': YoloV8Decoder,

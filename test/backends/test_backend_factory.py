@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from test import synthetic_onnx
 
 import numpy as np
 import pytest
@@ -30,7 +31,6 @@ from jetson_infer_ros.backends import (
     available_backends, BackendError, BackendOptions, BackendUnavailable, create_backend,
     unavailable_reason)
 from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
-from test import synthetic_onnx
 
 
 def _tensorrt_installed() -> bool:

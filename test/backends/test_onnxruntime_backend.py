@@ -23,13 +23,13 @@ view, and every bad model fails with one readable line.
 from __future__ import annotations
 
 import hashlib
+from test import synthetic_onnx
 
 import numpy as np
 import pytest
 
 from jetson_infer_ros.backends.base import BackendError, BackendOptions
 from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
-from test import synthetic_onnx
 
 WEIGHTS = np.array([[1.0, -2.0, 0.5, 0.0], [0.25, 1.0, -1.0, 2.0], [-0.5, 0.0, 1.5, 1.0]],
                    np.float32)

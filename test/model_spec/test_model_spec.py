@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
+from test import synthetic_onnx
 
 import numpy as np
 import pytest
@@ -32,7 +34,6 @@ from jetson_infer_ros.model_spec import (
     build_model_spec, inspect_onnx, ModelSpec, ModelSpecError, read_labels)
 from jetson_infer_ros.postprocess.decoders import (
     DecoderShapeError, detect, postprocessor_for_spec)
-from test import synthetic_onnx
 
 WEIGHTS = np.ones((3, 4), np.float32)
 LABELS4 = ('cat', 'dog', 'bird', 'fish')
@@ -93,6 +94,17 @@ def test_inspect_rejects_what_is_not_a_model(tmp_path, classifier):
         one_line_error(exc, expected[name], name)
     with pytest.raises(ModelSpecError, match='not a file'):
         inspect_onnx(tmp_path)
+
+
+def test_inspect_without_the_onnx_package_uses_onnxruntime(tmp_path, classifier, monkeypatch):
+    """On a robot only onnxruntime may be installed: inspection must still work."""
+    expected = inspect_onnx(classifier)
+    monkeypatch.setitem(sys.modules, 'onnx', None)   # makes `import onnx` fail
+    assert inspect_onnx(classifier) == expected
+    (tmp_path / 'bad.onnx').write_text('not a model')
+    with pytest.raises(ModelSpecError) as exc:
+        inspect_onnx(tmp_path / 'bad.onnx')
+    one_line_error(exc, 'not a readable ONNX model', 'bad.onnx')
 
 
 # -- classification ------------------------------------------------------------------------
@@ -257,3 +269,26 @@ def test_model_spec_validates_directly(classifier):
         ModelSpec(**dict(fields, layout='CHW'))
     with pytest.raises(ModelSpecError, match='nms_iou_threshold'):
         ModelSpec(**dict(fields, nms_iou_threshold=-0.5))
+
+
+def test_classify_follows_the_spec(classifier):
+    from jetson_infer_ros.backends.base import BackendOptions
+    from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from jetson_infer_ros.postprocess.classify import classify
+    weights = np.array([[1.0, 0.0, 2.0, -1.0]] * 3, np.float32)
+    spec = build_model_spec(classifier, 'classification', labels=LABELS4, top_k=2)
+    backend = OnnxRuntimeBackend(spec.model_path, BackendOptions())
+    backend.load()
+    backend.input_buffer()[...] = 0.5
+    outputs = backend.infer()
+    logits = synthetic_onnx.reference_classifier(np.full((1, 3, 200, 150), 0.5), WEIGHTS)
+    (row,) = classify(outputs, spec)
+    assert len(row) == 2 and row[0].score == pytest.approx(0.25, rel=1e-5)  # equal logits
+    raw = dataclasses.replace(spec, decoder_options={'apply_softmax': False})
+    (row,) = classify(outputs, raw)
+    assert row[0].score == pytest.approx(float(logits[0, 0]), rel=1e-5)
+    (row,) = classify({'other': np.zeros((1, 2, 3)), 'scores': weights[:1]}, spec)
+    assert [c.class_id for c in row] == [2, 0]
+    with pytest.raises(ValueError, match='no classification output'):
+        classify({'other': np.zeros((1, 2, 3))}, spec)
+    backend.release()

@@ -23,6 +23,8 @@ thresholding, class-wise NMS and the mapping back to source pixels.
 
 from __future__ import annotations
 
+from test import synthetic_onnx
+
 import numpy as np
 import pytest
 
@@ -30,7 +32,6 @@ from jetson_infer_ros.backends.base import BackendOptions
 from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from jetson_infer_ros.postprocess.decoders import DetectionPostprocessor, make_decoder
 from jetson_infer_ros.preprocess import Transform
-from test import synthetic_onnx
 
 H, W = 64, 96
 SHIFTS = (0.0, 5.0)     # the constant written into each batch item's input
