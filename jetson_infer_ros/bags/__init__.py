@@ -33,3 +33,22 @@ class BagError(ValueError):
 
     The message is one line that names the bag and the problem, fit for a CLI error.
     """
+
+
+def use_large_data_profile() -> bool:
+    """Point Fast DDS at the shipped large-data profile unless one is set already.
+
+    Camera-sized samples need it on the publishing side too (Fast DDS' default 512 KB
+    shared-memory segment falls back to fragmented UDP). Must run before rclpy is
+    imported; a profile the user set always wins. Returns whether it was applied.
+    """
+    import os
+    import sys
+    if 'FASTDDS_DEFAULT_PROFILES_FILE' in os.environ or 'rclpy' in sys.modules:
+        return False
+    from jetson_infer_ros.ros_isolation import profile_path
+    path = profile_path()
+    if path is None:
+        return False
+    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(path)
+    return True

@@ -220,7 +220,7 @@ class Decoder(abc.ABC):
         ``multi_label`` option every (row, class) pair above the threshold is a candidate,
         as in mmdet's multiclass NMS; otherwise only each row's best class.
         """
-        if self.options.get('multi_label'):
+        if _as_bool(self.options.get('multi_label')):
             scores = cls if scale is None else cls * scale[:, None]
             rows, classes = np.nonzero(scores > score_threshold)
             return rows, classes.astype(np.int64), scores[rows, classes]

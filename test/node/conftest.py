@@ -58,13 +58,14 @@ def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:
 def node_runner(processes, ros_env, tmp_path):
     """Start the node from its console script, as a user without `ros2 launch` would."""
     def start(config: str, overrides: Optional[Dict] = None, autostart: bool = True,
-              remap: Optional[List[str]] = None, name: str = 'node'):
+              remap: Optional[List[str]] = None, name: str = 'node',
+              env: Optional[Dict[str, str]] = None):
         params = write_params(tmp_path, config, overrides)
         cmd = [str(BIN / 'infer_node')] + (['--autostart'] if autostart else []) + \
             ['--ros-args', '--params-file', str(params)]
         for r in remap or []:
             cmd += ['-r', r]
-        return processes.start(cmd, name, env=ros_env)
+        return processes.start(cmd, name, env=env or ros_env)
     return start
 
 
