@@ -48,7 +48,8 @@ class BatchCollector:
     def __init__(self, cameras: int, max_batch: int = 1, max_wait: float = 0.0,
                  lossless: bool = False, queue_size: int = 256,
                  on_drop: Optional[DropCallback] = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 full_wait: float = 10.0) -> None:
         if cameras < 1:
             raise ValueError('at least one camera is needed')
         if max_batch < 1:
@@ -66,13 +67,27 @@ class BatchCollector:
         self._closed = False
         self._on_drop = on_drop
         self._clock = clock
+        self.full_wait = full_wait
 
     # ---------------------------------------------------------------- producers
     def put(self, camera: int, frame: Any) -> bool:
-        """Hand over a frame of ``camera``; True if something was dropped to make room."""
+        """Hand over a frame of ``camera``; True if something was dropped to make room.
+
+        In lossless mode a full queue blocks the caller (the subscription callback) for up
+        to ``full_wait`` seconds: the middleware's reliable history then fills and pushes
+        back on the publisher, instead of frames being thrown away here. Only a consumer
+        stalled for longer than that costs frames (counted as queue_full).
+        """
         dropped: Optional[Tuple[str, Any]] = None
         with self._cond:
             q = self._pending[camera]
+            if self.lossless and len(q) >= self.queue_size and not self._closed:
+                deadline = self._clock() + self.full_wait
+                while len(q) >= self.queue_size and not self._closed:
+                    remaining = deadline - self._clock()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(min(remaining, 0.5))
             if self._closed:
                 dropped = ('inactive', frame)
             elif not self.lossless and q:
@@ -105,7 +120,9 @@ class BatchCollector:
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
-            return self._take()
+            batch = self._take()
+            self._cond.notify_all()   # room for producers blocked on a full queue
+            return batch
 
     def _any_pending(self) -> bool:
         return any(self._pending)

@@ -374,8 +374,9 @@ class InferenceNode(LifecycleNodeMixin, Node):
 
     def _input_qos(self, cfg: InferConfig) -> QoSProfile:
         if cfg.lossless:
-            return QoSProfile(history=HistoryPolicy.KEEP_LAST,
-                              depth=max(cfg.qos_depth, cfg.lossless_queue_size),
+            # keep-all + reliable: a publisher that outruns the node is pushed back by
+            # the middleware instead of having its samples overwritten unread.
+            return QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=cfg.lossless_queue_size,
                               reliability=ReliabilityPolicy.RELIABLE)
         rel = (ReliabilityPolicy.RELIABLE if cfg.qos_reliability == 'reliable'
                else ReliabilityPolicy.BEST_EFFORT)

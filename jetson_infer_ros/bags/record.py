@@ -103,24 +103,26 @@ class Recorder:
 
     def run(self) -> RecordStats:
         import rclpy
-        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
         from rosbags.rosbag2 import StoragePlugin, Writer
         self.out.parent.mkdir(parents=True, exist_ok=True)
         tmp_root = Path(tempfile.mkdtemp(prefix=f'.{self.out.name}.tmp-', dir=self.out.parent))
         inner = tmp_root / self.out.name
         self._writer = Writer(inner, version=9, storage_plugin=StoragePlugin.MCAP)
         self._writer.open()
-        ctx = rclpy.context.Context()
-        rclpy.init(args=[], context=ctx)
-        node = rclpy.create_node(self.opt.node_name, context=ctx)
-        executor = SingleThreadedExecutor(context=ctx)
+        # The default context: a private one hangs in wait() after rclpy's SIGINT handler ran.
+        owned = not rclpy.ok()
+        if owned:
+            rclpy.init(args=[])
+        node = rclpy.create_node(self.opt.node_name)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         names = [node.resolve_topic_name(t) for t in self.opt.topics]
         ok = False
         try:
             ready_said = False
             self.log(f'[record] waiting for {", ".join(names)}')
-            while ctx.ok() and not self._done(names[0]):
+            while rclpy.ok() and not self._done(names[0]):
                 for name in names:
                     if name not in self._subs:
                         self._try_subscribe(node, name)
@@ -132,12 +134,13 @@ class Recorder:
                         self.on_ready()
                 executor.spin_once(timeout_sec=0.02)
             ok = True
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, ExternalShutdownException):
             ok = True
         finally:
             executor.shutdown(timeout_sec=1.0)
             node.destroy_node()
-            rclpy.try_shutdown(context=ctx)
+            if owned:
+                rclpy.try_shutdown()
             self._close(tmp_root, inner, keep=ok)
         self.log(f'[record] wrote {self.stats.messages} messages '
                  f'({self.stats.bytes / 1e6:.1f} MB) to {self.out}')

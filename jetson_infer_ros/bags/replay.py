@@ -176,13 +176,15 @@ class Player:
     # ------------------------------------------------------------------ ROS set-up
     def run(self) -> ReplayStats:
         import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        ctx = rclpy.context.Context()
-        rclpy.init(args=[], context=ctx)
-        node = rclpy.create_node(self.opt.node_name, context=ctx)
-        executor = SingleThreadedExecutor(context=ctx)
+        from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+        # The default context: a private one hangs in wait() after rclpy's SIGINT handler ran.
+        owned = not rclpy.ok()
+        if owned:
+            rclpy.init(args=[])
+        node = rclpy.create_node(self.opt.node_name)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
-        self._ctx, self._node, self._executor = ctx, node, executor
+        self._node, self._executor = node, executor
         try:
             self._pubs = {}
             for t in self.topics:
@@ -203,12 +205,13 @@ class Player:
                 self._idle(time.monotonic() + self.opt.start_delay, None)
             self._play()
             self._finish()
-        except KeyboardInterrupt:
-            self.log('[replay] interrupted')
+        except (KeyboardInterrupt, ExternalShutdownException):
+            self.log('[replay] interrupted; ' + self.stats.line())
         finally:
             executor.shutdown(timeout_sec=1.0)
             node.destroy_node()
-            rclpy.try_shutdown(context=ctx)
+            if owned:
+                rclpy.try_shutdown()
         return self.stats
 
     def _subscribe_acks(self) -> Any:
@@ -277,7 +280,7 @@ class Player:
                 self.stats.per_topic[topic] = self.stats.per_topic.get(topic, 0) + 1
                 self.stats.seconds = time.monotonic() - (first_wall or time.monotonic())
             self.stats.passes += 1
-            if not o.loop or not self._ctx.ok():
+            if not o.loop:
                 break
             self._drain_acks()
             self._acks.reset()
@@ -339,8 +342,6 @@ class Player:
             self._spin(min(0.01, max(0.0, until - time.monotonic())))
 
     def _spin(self, timeout: float) -> None:
-        if not self._ctx.ok():
-            raise KeyboardInterrupt
         self._executor.spin_once(timeout_sec=max(0.0, timeout))
 
     def _drain_acks(self) -> None:

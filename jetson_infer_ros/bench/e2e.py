@@ -38,7 +38,9 @@ from jetson_infer_ros.bench.summary import growth, rounded, summarize
 from jetson_infer_ros.stats import STAGES
 
 KINDS = ('ours', 'naive', 'relay')
-READY = {'ours': 'subscribed to', 'naive': 'naive node ready', 'relay': 'relay ready'}
+# what a reference node prints once it is subscribed; ours is ready when its latched
+# label_info (published on activate) reaches the listener
+READY = {'naive': 'naive node ready', 'relay': 'relay ready'}
 
 
 @dataclasses.dataclass
@@ -115,6 +117,19 @@ def _count_lines(path: Path) -> int:
         return 0
 
 
+def _wait_active(node: procs.Child, listener_out: Path, timeout: float) -> None:
+    """Wait for the node's latched label_info: it is published when the node activates."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(r.get('kind') == 'label_info' for r in read_jsonl(listener_out)):
+            return
+        if node.proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = '\n'.join(node.log().splitlines()[-15:])
+    raise procs.BenchProcessError(f'{node.name} never became active; log:\n{tail}')
+
+
 def _wait_tail(listener_out: Path, want_diagnostics: bool, max_wait: float = 6.0) -> None:
     """Wait until answers stop arriving (and, for ours, one more diagnostics report)."""
     deadline = time.monotonic() + max_wait
@@ -171,7 +186,7 @@ def run_once(spec: RunSpec, work: Path, log: Any = print) -> Dict[str, Any]:
     camera_summary = work / f'{spec.label}.camera.json'
     topics = ['--topic', output_topic(spec)]
     if spec.kind == 'ours':
-        topics += ['--topic', 'diagnostics=/diagnostics']
+        topics += ['--topic', 'diagnostics=/diagnostics', '--topic', 'label_info=label_info']
     children: List[procs.Child] = []
     monitor: Optional[procs.Monitor] = None
     try:
@@ -181,8 +196,11 @@ def run_once(spec: RunSpec, work: Path, log: Any = print) -> Dict[str, Any]:
                                [sys.executable, '-m', 'jetson_infer_ros.testing.listener',
                                 '--out', str(listener_out)] + topics, env, work)
         children.append(listener)
-        node.wait_for(READY[spec.kind], 90)
         listener.wait_for('listener ready', 60)
+        if spec.kind == 'ours':
+            _wait_active(node, listener_out, 90)
+        else:
+            node.wait_for(READY[spec.kind], 90)
         monitor = procs.Monitor(node.pid)
         monitor.start()
         time.sleep(1.0)

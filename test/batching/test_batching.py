@@ -132,3 +132,32 @@ def test_invalid_construction():
         BatchCollector(0)
     with pytest.raises(ValueError):
         BatchCollector(2, max_batch=0)
+
+
+def test_lossless_full_queue_blocks_the_producer_until_room():
+    c = BatchCollector(1, lossless=True, queue_size=2, full_wait=5.0)
+    c.put(0, 1)
+    c.put(0, 2)
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (c.put(0, 3), done.set()))
+    t.start()
+    assert not done.wait(0.2)           # blocked: the queue is full
+    assert c.collect(0) == [(0, 1)]
+    assert done.wait(2.0)               # room made: the frame went in, nothing dropped
+    assert [c.collect(0), c.collect(0)] == [[(0, 2)], [(0, 3)]]
+
+
+def test_lossless_full_queue_drops_only_after_full_wait():
+    clock = FakeClock()
+    drops = []
+    c = BatchCollector(1, lossless=True, queue_size=1, full_wait=0.05, clock=clock,
+                       on_drop=lambda cam, r, f: drops.append((r, f)))
+    c.put(0, 'a')
+    t = threading.Thread(target=lambda: c.put(0, 'b'))
+    t.start()
+    time.sleep(0.05)
+    clock.t = 1.0
+    with c._cond:
+        c._cond.notify_all()
+    t.join(2.0)
+    assert drops == [('queue_full', 'b')]
