@@ -41,5 +41,8 @@ demo-classify: models data
 bench: models data
 	@$(VENV)/bin/jetson-infer bench --out out/bench
 
+soak: models data
+	@$(VENV)/bin/jetson-infer soak --config config/detect.yaml --duration 1800 --out out/soak
+
 clean-env:
 	rm -rf $(VENV)

@@ -31,8 +31,11 @@ SUBCOMMANDS = {
     'models': ('jetson_infer_ros.cli.models_cmd', 'prepare the default models (cached)'),
     'data': ('jetson_infer_ros.cli.data_cmd', 'prepare the real test images and video (cached)'),
     'predict': ('jetson_infer_ros.cli.predict_cmd', 'run a model on images, print JSON'),
+    'soak': ('jetson_infer_ros.cli.soak_cmd', 'run the node for a long time, watch for leaks'),
     'replay': ('jetson_infer_ros.cli.replay_cmd', 'play a bag: recorded timing, QoS, /clock'),
     'record': ('jetson_infer_ros.cli.record_cmd', 'record topics into a rosbag2 MCAP bag'),
+    'bench': ('jetson_infer_ros.cli.bench_cmd', 'benchmarks: where the milliseconds go '
+              '(JSON, markdown, plots)'),
 }
 
 

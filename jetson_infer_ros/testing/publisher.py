@@ -55,12 +55,60 @@ def load_frames(paths: List[str], video: str, count: int, width: int, height: in
     return frames
 
 
+def stream_video(args) -> int:
+    """Publish a video in a loop, decoding each frame when it is due (soak runs)."""
+    import cv2
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    from jetson_infer_ros.image_convert import picture_to_msg
+
+    rclpy.init(args=[])
+    node = rclpy.create_node('camera_publisher')
+    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE if args.reliable
+                     else ReliabilityPolicy.BEST_EFFORT)
+    pub = node.create_publisher(Image, args.topic, qos)
+    cap = cv2.VideoCapture(args.video)
+    if not cap.isOpened():
+        raise ValueError(f'cannot open video {args.video}')
+    period = 1.0 / args.rate
+    t_next = time.perf_counter()
+    sent = 0
+    try:
+        while rclpy.ok() and (args.count <= 0 or sent < args.count):
+            ok, img = cap.read()
+            if not ok:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                continue
+            msg = picture_to_msg(img, 'bgr8')
+            msg.header.frame_id = args.frame_id
+            msg.header.stamp = node.get_clock().now().to_msg()
+            pub.publish(msg)
+            sent += 1
+            t_next += period
+            delay = t_next - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                t_next = time.perf_counter()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cap.release()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--topic', default='image')
     ap.add_argument('--images', nargs='*', default=[])
     ap.add_argument('--video', default='')
     ap.add_argument('--video-frames', type=int, default=30)
+    ap.add_argument('--stream', action='store_true',
+                    help='decode --video on the fly and loop it (long runs, little memory)')
     ap.add_argument('--encoding', default='bgr8', choices=('bgr8', 'rgb8', 'mono8', 'bgra8',
                                                              'rgba8'))
     ap.add_argument('--compressed', action='store_true', help='publish CompressedImage jpeg')
@@ -82,6 +130,8 @@ def main(argv=None) -> int:
 
     from jetson_infer_ros.image_convert import encode_compressed, picture_to_msg
 
+    if args.stream:
+        return stream_video(args)
     frames = load_frames(args.images, args.video, args.video_frames, args.width, args.height)
     conv = {'bgr8': None, 'rgb8': cv2.COLOR_BGR2RGB, 'mono8': cv2.COLOR_BGR2GRAY,
             'bgra8': cv2.COLOR_BGR2BGRA, 'rgba8': cv2.COLOR_BGR2RGBA}[args.encoding]
