@@ -43,6 +43,8 @@ def to_record(msg, kind: str, received_ns: int) -> dict:
              d.header.frame_id] for d in msg.detections]
     elif kind == 'label_info':
         rec['classes'] = [[c.class_id, c.class_name] for c in msg.class_map]
+    elif kind == 'image':
+        rec['image'] = [msg.width, msg.height, msg.encoding, msg.step, len(msg.data)]
     elif kind == 'diagnostics':
         rec['status'] = [{'name': s.name, 'level': s.level[0] if isinstance(
             s.level, (bytes, bytearray)) else int(s.level), 'message': s.message,
@@ -54,7 +56,7 @@ def to_record(msg, kind: str, received_ns: int) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--topic', action='append', required=True,
-                    help='KIND=TOPIC, KIND in classification|detections|label_info|diagnostics')
+                    help='KIND=TOPIC, KIND in classification|detections|label_info|diagnostics|image')
     ap.add_argument('--out', required=True)
     ap.add_argument('--duration', type=float, default=0.0, help='stop after N s (0: until ^C)')
     ap.add_argument('--count', type=int, default=0, help='stop after N outputs (0: never)')
@@ -63,10 +65,11 @@ def main(argv=None) -> int:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
     from vision_msgs.msg import Classification, Detection2DArray, LabelInfo
 
     types = {'classification': Classification, 'detections': Detection2DArray,
-             'label_info': LabelInfo, 'diagnostics': DiagnosticArray}
+             'label_info': LabelInfo, 'diagnostics': DiagnosticArray, 'image': Image}
     rclpy.init(args=[])
     node = rclpy.create_node('result_listener')
     out = open(args.out, 'w')
@@ -88,6 +91,8 @@ def main(argv=None) -> int:
         if kind == 'label_info':
             qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        elif kind == 'image':
+            qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
         else:
             qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
         node.create_subscription(types[kind], topic, callback_for(kind, topic), qos)

@@ -104,3 +104,25 @@ def _iou(a, b):
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def test_debug_image_only_when_asked(node_runner, publisher, listener, data, tmp_path,
+                                     processes, client):
+    import cv2
+    from jetson_infer_ros.assets.data import video_frames
+    img = tmp_path / 'frame300.png'
+    cv2.imwrite(str(img), video_frames(data.video, [300])[0])
+    node = node_runner('detect.yaml')
+    lis = listener('image=debug_image', 'detections=detections')
+    pub = publisher('--images', str(img), '--rate', '10', '--count', '30', '--frame-id', 'cam',
+                    '--wait-subscribers', '1')
+    assert wait_for(lambda: any(r['kind'] == 'detections' for r in read_jsonl(lis.out_path)),
+                    30), processes.output(node)
+    assert not [r for r in read_jsonl(lis.out_path) if r['kind'] == 'image'], 'off by default'
+    client.wait_for_node()
+    assert client.set_parameter('publish_debug_image', True).successful
+    assert wait_for(lambda: any(r['kind'] == 'image' for r in read_jsonl(lis.out_path)), 30)
+    debug = [r for r in read_jsonl(lis.out_path) if r['kind'] == 'image'][0]
+    assert debug['frame_id'] == 'cam'
+    assert debug['image'][:3] == [768, 576, 'bgr8']
+    processes.stop(pub)
