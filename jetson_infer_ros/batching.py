@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Frames of several cameras gathered into one batch for one engine.
+"""
+Frames of several cameras gathered into one batch for one engine.
 
 One node serves N cameras with one engine, one CUDA context and one set of buffers:
 on a Xavier NX (4 GB shared by CPU and GPU) memory runs out long before compute does
@@ -71,7 +72,8 @@ class BatchCollector:
 
     # ---------------------------------------------------------------- producers
     def put(self, camera: int, frame: Any) -> bool:
-        """Hand over a frame of ``camera``; True if something was dropped to make room.
+        """
+        Hand over a frame of ``camera``; True if something was dropped to make room.
 
         In lossless mode a full queue blocks the caller (the subscription callback) for up
         to ``full_wait`` seconds: the middleware's reliable history then fills and pushes

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Load a ROS parameters YAML into a validated configuration, the same way everywhere.
+"""
+Load a ROS parameters YAML into a validated configuration, the same way everywhere.
 
 The node gets its parameters from ROS; `jetson-infer predict`, `evaluate`, `calibrate`
 and `bench` read the very same YAML files through load_config(), so a config that works
@@ -51,7 +52,8 @@ def config_from_mapping(values: Mapping[str, Any]) -> InferConfig:
 
 
 def read_ros_parameters(path: Union[str, Path], node_name: Optional[str] = None) -> Dict[str, Any]:
-    """Return the ``ros__parameters`` of one node in a ROS 2 params file.
+    """
+    Return the ``ros__parameters`` of one node in a ROS 2 params file.
 
     Accepts the forms ROS accepts: ``node_name:``, ``/namespace/node_name:``, ``/**:``
     and nested namespaces. With no node name, a file with a single node entry is used.

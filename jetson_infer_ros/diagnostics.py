@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""/diagnostics for the node, in the standard key/value form aggregators read.
+"""
+/diagnostics for the node, in the standard key/value form aggregators read.
 
 One DiagnosticStatus per node (name ``<node>: inference``, hardware_id ``backend/device``)
 with level OK / WARN / ERROR from thresholds set by parameters, a one-line message that

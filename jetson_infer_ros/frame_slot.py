@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Hand-over of frames from the subscription callback to the inference worker.
+"""
+Hand-over of frames from the subscription callback to the inference worker.
 
 A camera node must answer the newest frame, not work through a backlog: LatestFrameSlot
 keeps one frame, and a newer frame replaces one not yet started (counted as a stale

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""vision_msgs built from pipeline results, with the input's header carried through.
+"""
+vision_msgs built from pipeline results, with the input's header carried through.
 
 ``class_id`` holds the numeric class index as a string, as vision_msgs documents: the
 name is looked up in the LabelInfo the node latches on ``label_info``. Boxes are in

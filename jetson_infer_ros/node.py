@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The jetson_infer lifecycle node: camera frames in, vision_msgs out.
+"""
+The jetson_infer lifecycle node: camera frames in, vision_msgs out.
 
 Where a frame goes (read top to bottom):
   1. ``_on_image``: the subscription callback of a camera only stamps the arrival and
@@ -117,7 +118,8 @@ class Camera:
 
 
 class TransportWatch:
-    """Notices input starving in the middleware and says why, once.
+    """
+    Notices input starving in the middleware and says why, once.
 
     Two signals: DDS reports lost samples (a best-effort reader seeing sequence gaps),
     and header stamps reveal the camera's own rate, so a receive rate far below it means
@@ -175,7 +177,8 @@ def output_namespace(topic: str) -> str:
 
 
 class InferenceNode(LifecycleNodeMixin, Node):
-    """Lifecycle node running one model for one or several camera topics.
+    """
+    Lifecycle node running one model for one or several camera topics.
 
     Built from the mixin (not rclpy's LifecycleNode, which does not forward it) so the
     lifecycle services get their own reentrant callback group: get_state answers while

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The one parameter table: every ROS parameter of the node, declared once.
+"""
+The one parameter table: every ROS parameter of the node, declared once.
 
 Declaration (with ParameterDescriptors), validation (at configure and on every live
 change), the shipped config/*.yaml and the README's parameter table are all derived from
@@ -240,7 +241,8 @@ def _check_range(param: Param, value: float) -> None:
 
 
 def validate(values: Mapping[str, Any], partial: bool = False) -> Dict[str, Any]:
-    """Validate a full (or, with ``partial``, any subset of a) parameter set.
+    """
+    Validate a full (or, with ``partial``, any subset of a) parameter set.
 
     Unknown names are errors, so a typo in a YAML file is reported, not ignored.
     """

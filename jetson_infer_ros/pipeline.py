@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""One frame (or batch) through the model, without ROS: shared by node, CLI and bench.
+"""
+One frame (or batch) through the model, without ROS: shared by node, CLI and bench.
 
 The node, `jetson-infer predict`, `evaluate` and `bench` all build an InferencePipeline
 from the same InferConfig, so what the CLI measures and prints is what the node runs:

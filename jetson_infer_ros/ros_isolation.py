@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The isolation every ROS 2 process started by tests, CI, the demo or a benchmark gets.
+"""
+The isolation every ROS 2 process started by tests, CI, the demo or a benchmark gets.
 
 DDS discovery must never leave the machine, and parallel runs must not see each other:
 every such process runs with ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST (ROS_LOCALHOST_ONLY
@@ -46,7 +47,8 @@ def profile_path() -> Optional[Path]:
 def isolated_env(base: Optional[MutableMapping[str, str]] = None,
                  domain_id: Optional[int] = None,
                  large_data_profile: bool = True) -> Dict[str, str]:
-    """Return a copy of ``base`` (default os.environ) with the test/demo isolation applied.
+    """
+    Return a copy of ``base`` (default os.environ) with the test/demo isolation applied.
 
     An existing FASTDDS_DEFAULT_PROFILES_FILE is kept: a user's own profile wins.
     """

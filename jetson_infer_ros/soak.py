@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Soak: the node on the looping street video at 30 Hz for a long time, watched for leaks.
+"""
+Soak: the node on the looping street video at 30 Hz for a long time, watched for leaks.
 
 Samples the node process's RSS, open file descriptors and threads every few seconds and
 reports growth after a warm-up: a node on a robot runs for hours, and what grows by a

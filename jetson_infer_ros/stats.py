@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Per-stage latency and per-reason drop counters, cheap enough to leave on in production.
+"""
+Per-stage latency and per-reason drop counters, cheap enough to leave on in production.
 
 Each stage keeps its last N durations in a preallocated ring (no per-frame allocation);
 percentiles are computed only when diagnostics or a benchmark ask. The same numbers

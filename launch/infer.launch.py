@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Launch the jetson_infer lifecycle node (humble / jazzy / kilted).
+"""
+Launch the jetson_infer lifecycle node (humble / jazzy / kilted).
 
 Arguments:
   params_file   parameters YAML (default: this package's config/infer.yaml)

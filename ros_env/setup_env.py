@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Build the development / CI environment (.venv) unattended, from registries only.
+"""
+Build the development / CI environment (.venv) unattended, from registries only.
 
 There is no ROS install on the machines this project is developed and tested on: ROS 2
 kilted comes from PyPI wheels, and vision_msgs (in no registry) is built here from the
@@ -159,7 +160,8 @@ def write_ament_pth() -> None:
 
 
 def fix_cmake_exports() -> None:
-    """Point the wheels' exported CMake targets at this venv's Python and NumPy headers.
+    """
+    Point the wheels' exported CMake targets at this venv's Python and NumPy headers.
 
     The wheels were built in a manylinux container; their *Export.cmake files still name
     its include directories, which do not exist here, and CMake refuses such targets.
@@ -214,7 +216,8 @@ def build_vision_msgs() -> None:
 
 
 def install_project() -> None:
-    """Install the package editable, plus the share/ and lib/ files colcon would install.
+    """
+    Install the package editable, plus the share/ and lib/ files colcon would install.
 
     ``pip install -e`` does not install setup.py's data_files, so the ament index marker,
     package.xml, launch/ and config/ are linked into <venv>/share like colcon's

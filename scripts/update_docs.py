@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Regenerate the generated parts of README.md and config/*.yaml from the parameter table.
+"""
+Regenerate the generated parts of README.md and config/*.yaml from the parameter table.
 
 Run after changing jetson_infer_ros/params.py:  .venv/bin/python scripts/update_docs.py
 (the tests fail until the docs and configs agree with the table).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Session-wide isolation and process fixtures for every test.
+"""
+Session-wide isolation and process fixtures for every test.
 
 The environment is isolated at import time, before any test module can import rclpy:
 DDS discovery stays on this machine and each test session gets its own random domain.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The contract every inference backend keeps, so the node never knows which one runs.
+"""
+The contract every inference backend keeps, so the node never knows which one runs.
 
 The shape follows Polygraphy's runners: ``load()`` maps onto the lifecycle node's
 configure, ``release()`` onto cleanup, and ``infer()`` runs on a host input buffer the
@@ -40,7 +41,8 @@ class BackendUnavailable(BackendError):
 
 @dataclasses.dataclass(frozen=True)
 class TensorSpec:
-    """Name, shape and dtype of one model input or output.
+    """
+    Name, shape and dtype of one model input or output.
 
     Dynamic dimensions are ``-1``; ``dtype`` is a NumPy dtype.
     """
@@ -56,7 +58,8 @@ class TensorSpec:
 
 @dataclasses.dataclass(frozen=True)
 class BackendOptions:
-    """Everything a backend needs besides the model file.
+    """
+    Everything a backend needs besides the model file.
 
     One value, so that whatever changes an engine build also names its cache entry.
     """

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`jetson-infer`: one command with a subcommand per job, shared config loading.
+"""
+`jetson-infer`: one command with a subcommand per job, shared config loading.
 
 Each subcommand lives in its own module (imported only when chosen, so `jetson-infer
 models` never pays for ROS or ONNX Runtime imports) with ``add_arguments(parser)`` and

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`jetson-infer predict`: run the configured model on image files, one JSON line each.
+"""
+`jetson-infer predict`: run the configured model on image files, one JSON line each.
 
 Uses the very pipeline the node runs (same config loader, preprocessing, backend and
 postprocessing), so a config that predicts right here behaves the same on a robot.

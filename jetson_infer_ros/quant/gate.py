@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The INT8 gate: a calibrated model runs only if its stored evaluation says it is safe.
+"""
+The INT8 gate: a calibrated model runs only if its stored evaluation says it is safe.
 
 INT8 models that silently collapse are the common failure of peer projects. Here
 ``precision: int8`` takes the calibrated Q/DQ artefact only when the evaluation stored

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Drive a node from outside, the way a lifecycle manager and `ros2 param set` do.
+"""
+Drive a node from outside, the way a lifecycle manager and `ros2 param set` do.
 
 Service calls are retried: a service that was discovered at once was seen to time out
 on its first call on these machines.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Publishes a seeded mix of valid and malformed camera frames (fuzzing the live node).
+"""
+Publishes a seeded mix of valid and malformed camera frames (fuzzing the live node).
 
 Every frame's expected fate is written to a JSON summary: 'ok' for a valid frame (the
 node must answer it) or the drop reason the node must count it under. Kinds of damage:

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A consumer of the node's output: writes every message it receives as a JSON line.
+"""
+A consumer of the node's output: writes every message it receives as a JSON line.
 
 Each line has the output's header (stamp, frame_id), the receipt time and the results,
 so tests can check headers, classes and boxes and benchmarks can compute latency from

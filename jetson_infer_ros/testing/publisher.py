@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A camera stand-in: publishes real frames as sensor_msgs/Image at a set rate.
+"""
+A camera stand-in: publishes real frames as sensor_msgs/Image at a set rate.
 
 Run as its own process (``python -m jetson_infer_ros.testing.publisher``) so that tests
 and benchmarks cross a real process boundary. Frames come from image files or a video;

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The launch file, checked without launch installed (it is not on PyPI).
+"""
+The launch file, checked without launch installed (it is not on PyPI).
 
 launch/launch_ros cannot be installed on the machines this project is tested on, so
 the file is checked structurally: it parses on Python 3.8, declares the documented

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Every source file carries the Apache-2.0 header.
+"""
+Every source file carries the Apache-2.0 header.
 
 ament_copyright does this on a ROS install; it is not on PyPI, so the check lives here.
 """

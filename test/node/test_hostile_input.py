@@ -98,7 +98,8 @@ def _threads(pid):
 
 
 def test_configure_cleanup_100_times_leaks_nothing(node_runner, client, processes):
-    """100 full cycles: threads, fds and /dev/shm exactly flat, RSS without a trend.
+    """
+    100 full cycles: threads, fds and /dev/shm exactly flat, RSS without a trend.
 
     RSS of a process that creates and frees ONNX Runtime sessions from several threads
     swings by tens of MB with glibc's per-thread arenas (measured: 380-470 MB with no

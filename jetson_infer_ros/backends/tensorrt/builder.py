@@ -49,19 +49,20 @@ class EngineBuildError(BackendError):
     """The engine could not be built; the message is one line saying why."""
 
 
-def make_logger(trt: Any, log: Log, verbose: bool = False) -> 'trt_types.ILogger':
+def make_logger(log: Log, verbose: bool = False) -> 'trt_types.ILogger':
     """A trt.ILogger forwarding warnings and errors (and info when verbose) to ``log``.
 
     It also remembers the last error, so a failed build can say why in one line.
     """
+    import tensorrt as trt
     severity = trt.ILogger.Severity
 
-    class _Logger(trt.ILogger):  # type: ignore[misc,name-defined]
+    class _Logger(trt.ILogger):
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
             self.last_error = ''
 
-        def log(self, level: Any, msg: str) -> None:
+        def log(self, level: 'trt_types.ILogger.Severity', msg: str) -> None:
             if level in (severity.INTERNAL_ERROR, severity.ERROR):
                 self.last_error = msg
                 log(f'TensorRT error: {msg}')
@@ -73,10 +74,11 @@ def make_logger(trt: Any, log: Log, verbose: bool = False) -> 'trt_types.ILogger
     return _Logger()
 
 
-def _progress_monitor(trt: Any, log: Log) -> 'trt_types.IProgressMonitor':
-    """IProgressMonitor (TensorRT >= 10) logging top-level phases and ~10 % steps."""
+def _progress_monitor(log: Log) -> 'trt_types.IProgressMonitor':
+    """IProgressMonitor (TensorRT >= 10) logging top-level phases and progress."""
+    import tensorrt as trt
 
-    class _Progress(trt.IProgressMonitor):  # type: ignore[misc,name-defined]
+    class _Progress(trt.IProgressMonitor):
         def __init__(self) -> None:
             trt.IProgressMonitor.__init__(self)
             self._steps: dict = {}
@@ -143,28 +145,31 @@ def parser_errors(parser: 'trt_types.OnnxParser') -> str:
     return ' | '.join(p.replace('\n', ' ') for p in parts) or 'no error details'
 
 
-def has_quantize_layers(trt: Any, network: 'trt_types.INetworkDefinition') -> bool:
+def has_quantize_layers(network: 'trt_types.INetworkDefinition') -> bool:
     """True when the ONNX carried Q/DQ nodes (explicit quantization)."""
+    import tensorrt as trt
     wanted = {trt.LayerType.QUANTIZE, trt.LayerType.DEQUANTIZE}
     return any(network.get_layer(i).type in wanted for i in range(network.num_layers))
 
 
-def cache_only_calibrator(trt: Any, cache: bytes, batch: int) -> 'trt_types.IInt8Calibrator':
+def cache_only_calibrator(cache: bytes, batch: int) -> 'trt_types.IInt8Calibrator':
     """A legacy entropy calibrator that only replays an existing calibration cache.
 
     Only called where ``TrtCapabilities.legacy_calibrator`` is true (TensorRT < 11).
     Calibrating from images is a separate offline step (it needs a data set); at
     build time on the robot, the cache is all TensorRT needs.
     """
+    import tensorrt as trt
 
-    class _CacheCalibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc,name-defined]
+    class _CacheCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)
 
         def get_batch_size(self) -> int:
             return batch
 
-        def get_batch(self, names: List[str]) -> Optional[List[int]]:
+        # TensorRT reads None as "no more batches"; the stubs only allow a list.
+        def get_batch(self, names: List[str]) -> Optional[List[int]]:  # type: ignore[override]
             return None  # no data: TensorRT uses the cache
 
         def read_calibration_cache(self) -> bytes:
@@ -176,14 +181,16 @@ def cache_only_calibrator(trt: Any, cache: bytes, batch: int) -> 'trt_types.IInt
     return _CacheCalibrator()
 
 
-def _dynamic_batch_profile(trt: Any, builder: 'trt_types.Builder',
+def _dynamic_batch_profile(builder: 'trt_types.Builder',
                            network: 'trt_types.INetworkDefinition', config: BuildConfig,
                            log: Log) -> Optional['trt_types.IOptimizationProfile']:
     """Profile min 1 / opt = max = max_batch for inputs with a dynamic batch dimension."""
+    import tensorrt as trt
     profile = None
     for i in range(network.num_inputs):
         tensor = network.get_input(i)
-        shape = [int(d) for d in tensor.shape]
+        dims = tensor.shape
+        shape = [int(dims[j]) for j in range(len(dims))]
         explicit = {name: (lo, opt, hi) for name, lo, opt, hi in config.profile_shapes}
         if tensor.name in explicit:
             lo, opt, hi = explicit[tensor.name]
@@ -207,12 +214,16 @@ def _dynamic_batch_profile(trt: Any, builder: 'trt_types.Builder',
     return profile
 
 
-def build_engine(trt: Any, caps: TrtCapabilities, onnx_bytes: bytes, config: BuildConfig,
+def build_engine(caps: TrtCapabilities, onnx_bytes: bytes, config: BuildConfig,
                  log: Log, onnx_path: str = '', timing_cache_path: str = '',
                  calibration_cache: bytes = b'', verbose: bool = False) -> bytes:
-    """Build and return a serialized engine; raises EngineBuildError with the reason."""
+    """Build and return a serialized engine; raises EngineBuildError with the reason.
+
+    ``onnx_path`` lets the parser find external weight files next to the model.
+    """
+    import tensorrt as trt
     caps.require_supported()
-    logger = make_logger(trt, log, verbose)
+    logger = make_logger(log, verbose)
     builder = trt.Builder(logger)
     flags = 0
     if caps.explicit_batch_flag_needed:
@@ -236,13 +247,13 @@ def build_engine(trt: Any, caps: TrtCapabilities, onnx_bytes: bytes, config: Bui
     elif caps.max_workspace_size:
         setattr(build_config, 'max_workspace_size', workspace)  # TensorRT < 8.4
 
-    profile = _dynamic_batch_profile(trt, builder, network, config, log)
+    profile = _dynamic_batch_profile(builder, network, config, log)
     if profile is not None:
         build_config.add_optimization_profile(profile)
 
-    _set_precision(trt, caps, builder, network, build_config, config, calibration_cache,
+    _set_precision(caps, builder, network, build_config, config, calibration_cache,
                    strongly_typed, log)
-    _set_dla(trt, builder, build_config, config, log)
+    _set_dla(builder, build_config, config, log)
 
     timing_cache = None
     if caps.timing_cache and timing_cache_path:
@@ -265,7 +276,7 @@ def build_engine(trt: Any, caps: TrtCapabilities, onnx_bytes: bytes, config: Bui
         f'{config.max_batch}, workspace {config.workspace_mb} MB'
         + (f', DLA core {config.dla_core}' if config.dla_core >= 0 else '') + ')')
     if caps.progress_monitor:
-        build_config.progress_monitor = _progress_monitor(trt, log)
+        build_config.progress_monitor = _progress_monitor(log)
         serialized = builder.build_serialized_network(network, build_config)
     else:
         with _Heartbeat(log):
@@ -284,16 +295,17 @@ def build_engine(trt: Any, caps: TrtCapabilities, onnx_bytes: bytes, config: Bui
     return bytes(memoryview(serialized))
 
 
-def _set_precision(trt: Any, caps: TrtCapabilities, builder: 'trt_types.Builder',
+def _set_precision(caps: TrtCapabilities, builder: 'trt_types.Builder',
                    network: 'trt_types.INetworkDefinition',
                    build_config: 'trt_types.IBuilderConfig', config: BuildConfig,
                    calibration_cache: bytes, strongly_typed: bool, log: Log) -> None:
     """FP16 / INT8 the way this TensorRT allows; see the module docstring."""
+    import tensorrt as trt
     if config.precision == 'fp32':
         return
     if strongly_typed:
         # TensorRT 11: tensor types come from the ONNX itself.
-        if config.precision == 'int8' and not has_quantize_layers(trt, network):
+        if config.precision == 'int8' and not has_quantize_layers(network):
             raise EngineBuildError(
                 f'TensorRT {caps.version_string} builds INT8 only from an ONNX with Q/DQ '
                 'nodes (explicit quantization); this ONNX has none')
@@ -309,13 +321,13 @@ def _set_precision(trt: Any, caps: TrtCapabilities, builder: 'trt_types.Builder'
     if not caps.int8_flag:
         raise EngineBuildError(f'TensorRT {caps.version_string} has no INT8 builder flag')
     build_config.set_flag(trt.BuilderFlag.INT8)
-    if has_quantize_layers(trt, network):
+    if has_quantize_layers(network):
         log('INT8 from the Q/DQ nodes in the ONNX (explicit quantization)')
         return
     if caps.legacy_calibrator and calibration_cache:
         log(f'INT8 from a calibration cache ({len(calibration_cache)} bytes; legacy '
             'entropy calibrator, deprecated since TensorRT 10.1)')
-        build_config.int8_calibrator = cache_only_calibrator(trt, calibration_cache,
+        build_config.int8_calibrator = cache_only_calibrator(calibration_cache,
                                                              config.max_batch)
         return
     raise EngineBuildError(
@@ -324,9 +336,10 @@ def _set_precision(trt: Any, caps: TrtCapabilities, builder: 'trt_types.Builder'
         + '; neither was given')
 
 
-def _set_dla(trt: Any, builder: 'trt_types.Builder', build_config: 'trt_types.IBuilderConfig',
+def _set_dla(builder: 'trt_types.Builder', build_config: 'trt_types.IBuilderConfig',
              config: BuildConfig, log: Log) -> None:
     """Run on DLA core ``dla_core`` with GPU fallback for layers DLA cannot run."""
+    import tensorrt as trt
     if config.dla_core < 0:
         return
     cores = builder.num_DLA_cores
