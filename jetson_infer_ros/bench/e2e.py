@@ -56,12 +56,14 @@ class RunSpec:
     rate: float = 30.0
     duration: float = 6.0
     warmup: float = 1.0
-    phase: str = '30hz'        # 30hz | overload
+    phase: str = '30hz'        # 30hz | overload | executor
     repeat: int = 0
+    executor: str = ''         # relay only: single | multi | events ('' = single)
 
     @property
     def label(self) -> str:
         prec = f'-{self.precision}' if self.kind == 'ours' else ''
+        prec += f'-{self.executor}' if self.executor else ''
         return (f'{self.phase}-{self.kind}{prec}-{self.model}-{self.size[0]}x{self.size[1]}'
                 f'-r{self.repeat}')
 
@@ -85,7 +87,8 @@ def _node_command(spec: RunSpec, work: Path) -> List[str]:
         return [sys.executable, '-m', 'jetson_infer_ros.bench.naive_node', '--config',
                 str(spec.config)]
     if spec.kind == 'relay':
-        return [sys.executable, '-m', 'jetson_infer_ros.bench.relay_node']
+        return [sys.executable, '-m', 'jetson_infer_ros.bench.relay_node', '--executor',
+                spec.executor or 'single']
     raise ValueError(f'unknown node kind {spec.kind!r}; one of {", ".join(KINDS)}')
 
 

@@ -19,19 +19,23 @@ raw CDR), reads only the header and publishes an empty ``vision_msgs/Classificat
 carrying it on ``classification`` (reliable, depth 10, as the node's output). Camera ->
 relay -> listener therefore costs what DDS, rclpy dispatch and two process hops cost
 with no work in between; subtracting it from the node's end-to-end latency leaves what
-the node itself adds. Exists only for the benchmark.
+the node itself adds. ``--executor`` swaps the executor so the cost of the inference
+node's MultiThreadedExecutor can be measured apart. Exists only for the benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--depth', type=int, default=1, help='input keep-last depth')
+    ap.add_argument('--executor', choices=('single', 'multi', 'events'), default='single',
+                    help="single: rclpy.spin; multi: the inference node's MultiThreadedExecutor "
+                    '(4 threads, spin_once loop); events: rclpy.experimental.EventsExecutor')
     args = ap.parse_args(argv)
 
     import rclpy
@@ -58,15 +62,32 @@ def main(argv: Optional[List[str]] = None) -> int:
     node.create_subscription(Image, 'image', on_image,
                              QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(1, args.depth),
                                         reliability=ReliabilityPolicy.BEST_EFFORT), raw=True)
+    executor = _executor(args.executor)
+    executor.add_node(node)
     print('relay ready', flush=True)
     try:
-        rclpy.spin(node)
+        if args.executor == 'multi':
+            while rclpy.ok():       # the way infer_node spins
+                executor.spin_once(timeout_sec=0.2)
+        else:
+            executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def _executor(kind: str) -> Any:
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+    if kind == 'multi':
+        return MultiThreadedExecutor(num_threads=4)
+    if kind == 'events':
+        from rclpy.experimental import EventsExecutor
+        return EventsExecutor()
+    return SingleThreadedExecutor()
 
 
 if __name__ == '__main__':

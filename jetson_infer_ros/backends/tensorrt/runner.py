@@ -1,0 +1,435 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The TensorRT backend: a cached engine, preallocated buffers, one stream, no per-frame work.
+
+Only the name-based I/O API is used (``num_io_tensors``, ``get_tensor_name``,
+``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``): it exists from
+TensorRT 8.5 (JetPack 5.1) and is the only one left in 10 and 11. Every tensor gets a
+device buffer and a pinned host buffer at load time, sized for ``max_batch``; an
+inference is one H2D copy of the batch rows, one enqueue, one D2H copy per output and a
+stream synchronise, all on the context's own stream. With ``use_cuda_graph`` that
+sequence is captured once per batch size and replayed (re-captured when the batch
+changes), which removes most of the launch overhead on a Jetson's slow CPU.
+
+Outputs are NumPy views of the pinned host buffers: they are overwritten by the next
+``infer()``, so callers copy what they keep (the Backend contract says so too).
+
+``import tensorrt`` happens in ``load()``; importing this module needs only NumPy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+from typing import Any, Callable, Dict, List, Optional, Tuple, TYPE_CHECKING
+
+import numpy as np
+
+from jetson_infer_ros.backends.base import (
+    Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
+from jetson_infer_ros.backends.tensorrt.capabilities import (
+    detect, TensorRTVersionError, TrtCapabilities)
+
+if TYPE_CHECKING:
+    import tensorrt as trt_types
+
+    from jetson_infer_ros.cuda.binding import CudaApi, HostBuffer
+
+#: files taken as prebuilt, serialized engines rather than ONNX
+ENGINE_SUFFIXES = ('.engine', '.plan', '.trt')
+
+
+def import_tensorrt() -> Tuple[Any, TrtCapabilities]:
+    """Import TensorRT and read its capabilities, or raise BackendUnavailable saying why.
+
+    ``tensorrt-stubs`` installs a bare ``tensorrt/`` folder of .pyi files, which imports
+    as an empty namespace package: that is caught here as 'only type stubs'.
+    """
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        raise BackendUnavailable(f'tensorrt: not installed ({exc})') from None
+    except Exception as exc:  # a broken install can fail with anything at import
+        first = (str(exc).splitlines() or [''])[0]
+        raise BackendUnavailable(
+            f'tensorrt: import failed ({type(exc).__name__}: {first})') from None
+    try:
+        caps = detect(trt)
+        caps.require_supported()
+    except TensorRTVersionError as exc:
+        raise BackendUnavailable(f'tensorrt: {exc}') from None
+    return trt, caps
+
+
+def check_available() -> None:
+    """Raise BackendUnavailable unless TensorRT and a CUDA Python binding are importable."""
+    import_tensorrt()
+    import importlib.util
+    for name in ('cuda.bindings', 'cuda.cudart', 'pycuda.driver'):
+        try:
+            if importlib.util.find_spec(name) is not None:
+                return
+        except (ImportError, ValueError):
+            continue
+    raise BackendUnavailable(
+        'tensorrt: no CUDA Python binding (install cuda-python, or pycuda on older Jetsons)')
+
+
+@dataclasses.dataclass
+class _Binding:
+    """One engine I/O tensor: its buffers and the bytes one batch row takes."""
+
+    name: str
+    dtype: np.dtype
+    shape: Tuple[int, ...]     # allocated shape (max batch)
+    device: int
+    host: 'HostBuffer'
+    array: np.ndarray          # pinned host view, shape == self.shape
+    row_bytes: int             # bytes per batch row (0: not batched, copy it all)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+    def batch_bytes(self, batch: int) -> int:
+        return self.row_bytes * batch if self.row_bytes else self.nbytes
+
+
+class TensorRTBackend(Backend):
+    """Backend on a TensorRT engine built from the ONNX (cached) or loaded prebuilt."""
+
+    name = 'tensorrt'
+
+    def __init__(self, model_path: str, options: Optional[BackendOptions] = None,
+                 log: Optional[Callable[[str], None]] = None,
+                 cuda_api: Optional['CudaApi'] = None) -> None:
+        """Remember what to load; nothing is imported or allocated until load()."""
+        super().__init__(model_path, options)
+        self._log = log or logging.getLogger(__name__).info
+        self._api = cuda_api
+        self._own_api = cuda_api is None
+        self._caps: Optional[TrtCapabilities] = None
+        self._runtime: Any = None
+        self._engine: Any = None
+        self._context: Any = None
+        self._stream = 0
+        self._input: Optional[_Binding] = None
+        self._outputs: List[_Binding] = []
+        self._dynamic = False
+        self._input_spec: Optional[TensorSpec] = None
+        self._output_specs: List[TensorSpec] = []
+        self._rows = 1
+        self._current_batch = 0
+        self._graphs: Dict[Tuple[int, bool], int] = {}
+        self._graph_ok = bool(self.options.use_cuda_graph)
+        self._seen: Dict[Tuple[int, bool], int] = {}
+        self.engine_key = ''
+        self.engine_path = ''
+
+    # -- Backend contract ----------------------------------------------------------
+    @property
+    def input_spec(self) -> TensorSpec:
+        """The image input; batch is -1 when the engine's batch is dynamic."""
+        if self._input_spec is None:
+            raise BackendError('tensorrt: input_spec read before load()')
+        return self._input_spec
+
+    @property
+    def output_specs(self) -> List[TensorSpec]:
+        """All outputs in engine order, batch -1 when dynamic."""
+        return list(self._output_specs)
+
+    @property
+    def max_batch(self) -> int:
+        """Rows of input_buffer(): max_batch, or the engine's fixed batch."""
+        return self._rows if self._input is not None else self.options.max_batch
+
+    def input_buffer(self) -> np.ndarray:
+        """Pinned host array (max_batch, ...) preprocessing writes into."""
+        if self._input is None:
+            raise BackendError('tensorrt: input_buffer() called before load()')
+        return self._input.array
+
+    def input_device_pointer(self, index: int = 0) -> int:
+        """Device address of batch row ``index`` of the input (for GPU preprocessing)."""
+        if self._input is None:
+            raise BackendError('tensorrt: input_device_pointer() called before load()')
+        if not 0 <= index < self._rows:
+            raise BackendError(f'tensorrt: batch row {index} outside 0..{self._rows - 1}')
+        return self._input.device + index * self._input.row_bytes
+
+    def infer_from_device(self, batch: int = 1) -> Dict[str, np.ndarray]:
+        """Like infer(), for an input already written on the device (no H2D copy)."""
+        if not self._loaded:
+            raise BackendError('tensorrt: infer_from_device() called before load()')
+        if not 1 <= batch <= self.max_batch:
+            raise BackendError(f'tensorrt: batch {batch} outside 1..{self.max_batch}')
+        return self._run(batch, copy_input=False)
+
+    def info(self) -> Dict[str, str]:
+        """Backend, device, precision, TensorRT version and engine key for diagnostics."""
+        out = super().info()
+        if self._api is not None:
+            out['device'] = self._api.device_name()
+            out['cuda_binding'] = self._api.name
+        if self._caps is not None:
+            out['tensorrt'] = self._caps.version_string
+        out['engine'] = self.engine_key[:16]
+        out['cuda_graph'] = str(bool(self._graph_ok))
+        return out
+
+    # -- loading -------------------------------------------------------------------
+    def _load_impl(self) -> None:
+        trt, caps = import_tensorrt()
+        self._caps = caps
+        if self._api is None:
+            from jetson_infer_ros.cuda.binding import CudaUnavailable, get_cuda_api
+            try:
+                self._api = get_cuda_api(self.options.device_id)
+            except CudaUnavailable as exc:
+                raise BackendUnavailable(f'tensorrt: {exc}') from None
+        from jetson_infer_ros.backends.tensorrt.builder import make_logger
+        self._trt_logger = make_logger(self._log)
+        self._runtime = trt.Runtime(self._trt_logger)
+        if self.options.dla_core >= 0:
+            self._runtime.DLA_core = int(self.options.dla_core)
+        data, rebuild = self._engine_bytes(caps, force_build=False)
+        engine = self._runtime.deserialize_cuda_engine(data)
+        if engine is None and rebuild is not None:
+            self._log('tensorrt: cached engine did not deserialize; rebuilding it')
+            data, _ = self._engine_bytes(caps, force_build=True)
+            engine = self._runtime.deserialize_cuda_engine(data)
+        if engine is None:
+            raise BackendError(f'tensorrt: could not deserialize the engine for '
+                               f'{self.model_path} (built by another TensorRT or GPU?)')
+        self._engine = engine
+        context = engine.create_execution_context()
+        if context is None:
+            raise BackendError('tensorrt: could not create an execution context '
+                               '(out of GPU memory?)')
+        self._context = context
+        self._stream = self._api.stream_create()
+        self._setup_io(engine, context)
+
+    def _engine_bytes(self, caps: TrtCapabilities, force_build: bool
+                      ) -> Tuple[bytes, Optional[str]]:
+        """Engine bytes from a prebuilt file, the cache, or a fresh build.
+
+        Returns (bytes, cache key or None when the engine was a prebuilt file).
+        """
+        from jetson_infer_ros.backends.tensorrt import engine_cache
+        from jetson_infer_ros.backends.tensorrt.builder import build_engine
+        assert self._api is not None
+        path = self.model_path
+        if not os.path.isfile(path):
+            raise BackendError(f'tensorrt: model file not found: {path}')
+        with open(path, 'rb') as f:
+            data = f.read()
+        if path.lower().endswith(ENGINE_SUFFIXES):
+            self.engine_path = path
+            self.engine_key = hashlib.sha256(data).hexdigest()
+            return data, None
+        opts = self.options
+        calibration = b''
+        if opts.calibration_cache:
+            try:
+                with open(opts.calibration_cache, 'rb') as f:
+                    calibration = f.read()
+            except OSError as exc:
+                raise BackendError(f'tensorrt: calibration_cache {opts.calibration_cache} '
+                                   f'unreadable ({exc.strerror or exc})') from None
+        try:
+            build = engine_cache.BuildConfig(
+                precision=opts.precision, dla_core=opts.dla_core,
+                workspace_mb=opts.workspace_mb, max_batch=opts.max_batch,
+                calibration_cache_sha256=(hashlib.sha256(calibration).hexdigest()
+                                          if calibration else ''))
+        except ValueError as exc:
+            raise BackendError(f'tensorrt: {exc}') from None
+        identity = engine_cache.EngineIdentity(
+            onnx_sha256=hashlib.sha256(data).hexdigest(), build=build,
+            trt_version=caps.version_string, gpu_name=self._api.device_name(),
+            compute_capability=self._api.compute_capability())
+        cache = engine_cache.EngineCache(opts.engine_cache_dir, self._log)
+        key = identity.key()
+        self.engine_key = key
+        self.engine_path = cache.engine_path(key)
+        cached = None if force_build else cache.load(identity)
+        if cached is not None:
+            self._log(f'tensorrt: using cached engine {self.engine_path}')
+            return cached, key
+        import time
+        started = time.monotonic()
+        engine = build_engine(
+            caps, data, build, self._log, onnx_path=os.path.abspath(path),
+            timing_cache_path=cache.timing_cache_path(
+                caps.version_string, identity.gpu_name, identity.compute_capability),
+            calibration_cache=calibration, verbose=bool(dict(opts.extra).get('verbose')))
+        cache.store(identity, engine, time.monotonic() - started)
+        self._log(f'tensorrt: engine cached at {self.engine_path}')
+        return engine, key
+
+    def _setup_io(self, engine: 'trt_types.ICudaEngine',
+                  context: 'trt_types.IExecutionContext') -> None:
+        """Find the one input and the outputs, fix the batch, allocate every buffer."""
+        import tensorrt as trt
+        inputs: List[Tuple[str, Tuple[int, ...], np.dtype]] = []
+        outputs: List[Tuple[str, Tuple[int, ...], np.dtype]] = []
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            dims = engine.get_tensor_shape(name)
+            shape = tuple(int(dims[j]) for j in range(len(dims)))
+            dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+            if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                inputs.append((name, shape, dtype))
+            else:
+                outputs.append((name, shape, dtype))
+        if len(inputs) != 1:
+            raise BackendError(f'tensorrt: the engine has {len(inputs)} inputs '
+                               f'({[n for n, _, _ in inputs]}); one image input is expected')
+        in_name, in_shape, in_dtype = inputs[0]
+        if not in_shape or any(d < 0 for d in in_shape[1:]):
+            raise BackendError(f'tensorrt: input {in_name!r} shape {in_shape}: only the batch '
+                               'dimension may be dynamic')
+        self._dynamic = in_shape[0] < 0
+        if self._dynamic:
+            rows = int(self.options.max_batch)
+            profile_max = engine.get_tensor_profile_shape(in_name, 0)[2]
+            if rows > int(profile_max[0]):
+                raise BackendError(f'tensorrt: max_batch {rows} exceeds the engine profile '
+                                   f'maximum {int(profile_max[0])}; rebuild the engine')
+            if not context.set_input_shape(in_name, (rows,) + in_shape[1:]):
+                raise BackendError(f'tensorrt: set_input_shape({in_name}, {rows}) refused')
+            self._current_batch = rows
+        else:
+            rows = in_shape[0]
+            if self.options.max_batch > rows:
+                raise BackendError(f'tensorrt: the engine has a fixed batch of {rows}, '
+                                   f'max_batch is {self.options.max_batch}')
+        self._rows = rows
+        self._input = self._allocate(in_name, (rows,) + in_shape[1:], in_dtype, rows)
+        batch_dim = -1 if self._dynamic else rows
+        self._input_spec = TensorSpec(in_name, (batch_dim,) + in_shape[1:], in_dtype)
+        self._outputs = []
+        self._output_specs = []
+        for name, shape, dtype in outputs:
+            dims = context.get_tensor_shape(name)
+            full = tuple(int(dims[j]) for j in range(len(dims)))
+            if any(d < 0 for d in full):
+                raise BackendError(f'tensorrt: output {name!r} has a data-dependent shape '
+                                   f'{full}, which this backend does not support')
+            binding = self._allocate(name, full, dtype, rows)
+            self._outputs.append(binding)
+            batched = binding.row_bytes != 0 and self._dynamic
+            self._output_specs.append(
+                TensorSpec(name, ((-1,) + full[1:]) if batched else full, dtype))
+
+    def _allocate(self, name: str, shape: Tuple[int, ...], dtype: np.dtype,
+                  rows: int) -> _Binding:
+        assert self._api is not None and self._context is not None
+        count = int(np.prod(shape)) if shape else 1
+        nbytes = max(1, count * dtype.itemsize)
+        device = self._api.malloc(nbytes)
+        host = self._api.malloc_host(nbytes)
+        array = host.view(dtype, shape)
+        row_bytes = nbytes // rows if shape and shape[0] == rows else 0
+        binding = _Binding(name, dtype, shape, device, host, array, row_bytes)
+        if not self._context.set_tensor_address(name, device):
+            raise BackendError(f'tensorrt: set_tensor_address({name}) refused')
+        return binding
+
+    # -- running -------------------------------------------------------------------
+    def _infer_impl(self, batch: int) -> Dict[str, np.ndarray]:
+        return self._run(batch, copy_input=True)
+
+    def _run(self, batch: int, copy_input: bool) -> Dict[str, np.ndarray]:
+        assert self._api is not None and self._input is not None
+        run_rows = batch if self._dynamic else self._rows
+        if self._dynamic and run_rows != self._current_batch:
+            shape = (run_rows,) + self._input.shape[1:]
+            if not self._context.set_input_shape(self._input.name, shape):
+                raise BackendError(f'tensorrt: set_input_shape({shape}) refused')
+            self._current_batch = run_rows
+        key = (run_rows, copy_input)
+        graph = self._graphs.get(key)
+        if graph is not None:
+            self._api.graph_launch(graph, self._stream)
+        else:
+            self._enqueue(run_rows, copy_input)
+            if self._graph_ok:
+                # first run of this batch size warms TensorRT up; capture on the second
+                self._seen[key] = self._seen.get(key, 0) + 1
+                if self._seen[key] >= 2:
+                    self._capture(key)
+        self._api.stream_synchronize(self._stream)
+        return {b.name: (b.array[:batch] if b.row_bytes else b.array) for b in self._outputs}
+
+    def _enqueue(self, rows: int, copy_input: bool) -> None:
+        assert self._api is not None and self._input is not None
+        if copy_input:
+            self._api.memcpy_htod_async(self._input.device, self._input.host.ptr,
+                                        self._input.batch_bytes(rows), self._stream)
+        if not self._context.execute_async_v3(self._stream):
+            raise BackendError('tensorrt: execute_async_v3 failed (see TensorRT errors)')
+        for out in self._outputs:
+            self._api.memcpy_dtoh_async(out.host.ptr, out.device, out.batch_bytes(rows),
+                                        self._stream)
+
+    def _capture(self, key: Tuple[int, bool]) -> None:
+        """Capture copy-in + enqueue + copy-out for one batch size; fall back if refused."""
+        from jetson_infer_ros.cuda.binding import CudaError
+        assert self._api is not None
+        self._api.stream_synchronize(self._stream)
+        try:
+            self._api.graph_begin_capture(self._stream)
+            try:
+                self._enqueue(key[0], key[1])
+            finally:
+                graph = self._api.graph_end_capture(self._stream)
+        except (CudaError, BackendError) as exc:
+            self._graph_ok = False
+            self._log(f'tensorrt: CUDA graph capture not possible ({exc}); running without')
+            return
+        for old_key in [k for k in self._graphs if k[0] != key[0]]:
+            self._api.graph_destroy(self._graphs.pop(old_key))  # batch changed: re-capture
+        self._graphs[key] = graph
+
+    # -- releasing -----------------------------------------------------------------
+    def _release_impl(self) -> None:
+        api = self._api
+        if api is not None:
+            for graph in self._graphs.values():
+                api.graph_destroy(graph)
+            if self._stream:
+                api.stream_synchronize(self._stream)
+        self._graphs.clear()
+        self._seen.clear()
+        self._context = None  # context before engine before runtime: TensorRT's order
+        self._engine = None
+        self._runtime = None
+        if api is not None:
+            for binding in ([self._input] if self._input else []) + self._outputs:
+                api.free(binding.device)
+                api.free_host(binding.host)
+            if self._stream:
+                api.stream_destroy(self._stream)
+            if self._own_api:
+                api.close()
+                self._api = None
+        self._stream = 0
+        self._input = None
+        self._outputs = []
