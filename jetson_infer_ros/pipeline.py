@@ -222,7 +222,8 @@ class InferencePipeline:
         from jetson_infer_ros.postprocess.classify import top_k_arrays
         out = outputs[self.spec.outputs[0].name] if self.spec.outputs else \
             next(iter(outputs.values()))
-        ids, scores = top_k_arrays(out[:len(transforms)], int(self.cfg.top_k))
+        mode = self.spec.decoder_options.get('apply_softmax', 'auto')
+        ids, scores = top_k_arrays(out[:len(transforms)], int(self.cfg.top_k), mode)
         return [FrameResult(ids[i].copy(), scores[i].copy()) for i in range(len(transforms))]
 
     # ------------------------------------------------------------------ reporting

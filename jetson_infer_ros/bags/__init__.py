@@ -52,3 +52,21 @@ def use_large_data_profile() -> bool:
         return False
     os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(path)
     return True
+
+
+def exit_process(code: int) -> None:
+    """Flush and leave now, skipping the DDS participant teardown at interpreter exit.
+
+    Fast DDS 3.2 can deadlock destroying a participant while another process removes a
+    writer (a spin in DomainParticipant::set_listener against a discovery callback); the
+    replay and record commands have removed their endpoints and closed their files by
+    the time they call this, so nothing is lost by not tearing the participant down.
+    """
+    import os
+    import sys
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

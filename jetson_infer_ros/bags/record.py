@@ -101,7 +101,11 @@ class Recorder:
         self._first: Optional[float] = None
         self._last: Optional[float] = None
 
-    def run(self) -> RecordStats:
+    def run(self, keep_participant: bool = False) -> RecordStats:
+        """Record until a stop condition or Ctrl-C; the bag is in place when this returns.
+
+        ``keep_participant``: see ``replay.Player.run`` (the CLI leaves with os._exit).
+        """
         import rclpy
         from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
         from rosbags.rosbag2 import StoragePlugin, Writer
@@ -137,11 +141,14 @@ class Recorder:
         except (KeyboardInterrupt, ExternalShutdownException):
             ok = True
         finally:
+            for sub in self._subs.values():
+                node.destroy_subscription(sub)
             executor.shutdown(timeout_sec=1.0)
-            node.destroy_node()
-            if owned:
-                rclpy.try_shutdown()
             self._close(tmp_root, inner, keep=ok)
+            if not keep_participant:
+                node.destroy_node()
+                if owned:
+                    rclpy.try_shutdown()
         self.log(f'[record] wrote {self.stats.messages} messages '
                  f'({self.stats.bytes / 1e6:.1f} MB) to {self.out}')
         return self.stats

@@ -172,9 +172,18 @@ class Player:
                        if t.msgtype in IMAGE_TYPES or not has_images}
         self.stats = ReplayStats()
         self._acks = _Acks()
+        self._clock_at = 0.0
+        self._clock_ns = 0
 
     # ------------------------------------------------------------------ ROS set-up
-    def run(self) -> ReplayStats:
+    def run(self, keep_participant: bool = False) -> ReplayStats:
+        """Play the bag; raise BagError/ReplayError when it cannot.
+
+        ``keep_participant`` removes this replay's publishers and subscriptions but leaves
+        its DDS participant for the process exit to drop: Fast DDS 3.2 can deadlock when
+        a participant is destroyed while another process removes a writer (seen here in
+        1 of ~10 runs). The CLI does that and then leaves with ``os._exit``.
+        """
         import rclpy
         from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
         # The default context: a private one hangs in wait() after rclpy's SIGINT handler ran.
@@ -185,33 +194,41 @@ class Player:
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         self._node, self._executor = node, executor
+        self._pubs: Dict[str, Any] = {}
+        self._clock_pub: Any = None
+        self._ack_sub: Any = None
         try:
-            self._pubs = {}
             for t in self.topics:
                 out = self.opt.remap.get(t.name, t.name)
                 depth = max(10, self.opt.max_in_flight + 1)
                 self._pubs[t.name] = node.create_publisher(
                     self.classes[t.name], out, qos_for(t.qos, self.opt.reliability, depth))
-            self._clock_pub = None
             if self.opt.clock:
                 from rclpy.qos import QoSProfile, ReliabilityPolicy
                 from rosgraph_msgs.msg import Clock
                 self._clock_pub = node.create_publisher(
                     Clock, '/clock', QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
                 self._clock_msg = Clock()
-            self._ack_sub = self._subscribe_acks() if self.opt.ack_topic else None
+            if self.opt.ack_topic:
+                self._ack_sub = self._subscribe_acks()
             self._wait_for_peers()
             if self.opt.start_delay > 0:
-                self._idle(time.monotonic() + self.opt.start_delay, None)
+                self._idle(time.monotonic() + self.opt.start_delay, self.bag.start_ns)
             self._play()
             self._finish()
         except (KeyboardInterrupt, ExternalShutdownException):
             self.log('[replay] interrupted; ' + self.stats.line())
         finally:
+            for pub in list(self._pubs.values()) + [self._clock_pub]:
+                if pub is not None:
+                    node.destroy_publisher(pub)
+            if self._ack_sub is not None:
+                node.destroy_subscription(self._ack_sub)
             executor.shutdown(timeout_sec=1.0)
-            node.destroy_node()
-            if owned:
-                rclpy.try_shutdown()
+            if not keep_participant:
+                node.destroy_node()
+                if owned:
+                    rclpy.try_shutdown()
         return self.stats
 
     def _subscribe_acks(self) -> Any:
@@ -252,7 +269,9 @@ class Player:
     # ------------------------------------------------------------------ playing
     def _play(self) -> None:
         o = self.opt
-        self.log(f'[replay] {self.bag.path}: {sum(t.count for t in self.topics)} messages on '
+        total = sum(t.count for t in self.topics)
+        total = min(total, o.limit) if o.limit else total
+        self.log(f'[replay] {self.bag.path}: {total} messages on '
                  f'{", ".join(t.name for t in self.topics)}; rate '
                  f'{"max" if o.rate == 0 else o.rate}{", /clock" if o.clock else ""}'
                  f'{", paced by " + o.ack_topic if o.ack_topic else ""}')
@@ -326,10 +345,9 @@ class Player:
         if self._clock_pub is None:
             return
         now = time.monotonic()
-        if not force and now - getattr(self, '_clock_at', 0.0) < 1.0 / self.opt.clock_hz:
+        if not force and now - self._clock_at < 1.0 / self.opt.clock_hz:
             return
-        last = getattr(self, '_clock_ns', 0)
-        bag_ns = max(bag_ns, last) if not force else bag_ns
+        bag_ns = bag_ns if force else max(bag_ns, self._clock_ns)
         self._clock_msg.clock.sec = int(bag_ns // 1_000_000_000)
         self._clock_msg.clock.nanosec = int(bag_ns % 1_000_000_000)
         self._clock_pub.publish(self._clock_msg)
@@ -353,7 +371,7 @@ class Player:
                 self.log(f'[replay] warning: {self._acks.in_flight} frames not answered on '
                          f'{self.opt.ack_topic} within {self.opt.ack_timeout:g} s')
                 break
-            self._tick_clock(getattr(self, '_clock_ns', 0))
+            self._tick_clock(self._clock_ns)
             self._spin(0.01)
         self.stats.acked += self._acks.done
         self.stats.unacked += self._acks.in_flight

@@ -22,6 +22,7 @@ written by rosbags, with the publishers' QoS in the metadata. Stops on Ctrl-C, a
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,11 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetson_infer_ros.bags import use_large_data_profile
+    from jetson_infer_ros.bags import exit_process, use_large_data_profile
     if not args.no_dds_profile:
         use_large_data_profile()
-    from jetson_infer_ros.bags.record import record, RecordOptions, topic_list
+    from jetson_infer_ros.bags.record import RecordOptions, Recorder, topic_list
     options = RecordOptions(topics=topic_list(args.topics), out=args.out, count=args.count,
                             duration=args.duration, idle_timeout=args.idle_timeout)
-    record(options, log=lambda m: print(m, flush=True))
-    return 0
+    recorder = Recorder(options, log=lambda m: print(m, flush=True))
+    try:
+        recorder.run(keep_participant=True)
+        code = 0
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f'jetson-infer record: error: {exc}', file=sys.stderr)
+        code = 2
+    exit_process(code)
+    return code

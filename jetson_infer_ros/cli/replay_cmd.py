@@ -23,6 +23,7 @@ flow control against a consumer's answers for lossless regression runs.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Dict, List
 
 
@@ -73,7 +74,7 @@ def parse_remaps(values: List[str]) -> Dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetson_infer_ros.bags import use_large_data_profile
+    from jetson_infer_ros.bags import exit_process, use_large_data_profile
     from jetson_infer_ros.bags.reader import open_bag
     if not args.no_dds_profile:
         use_large_data_profile()
@@ -85,6 +86,14 @@ def run(args: argparse.Namespace) -> int:
         wait_timeout=args.wait_timeout, ack_topic=args.ack_topic,
         max_in_flight=args.max_in_flight, ack_timeout=args.ack_timeout,
         start_delay=args.start_delay)
-    with open_bag(args.bag) as bag:
-        stats = Player(bag, options, log=lambda m: print(m, flush=True)).run()
-    return 1 if stats.unacked else 0
+    options.check()
+    with open_bag(args.bag) as bag:      # bag problems: an ordinary error, before any ROS
+        player = Player(bag, options, log=lambda m: print(m, flush=True))
+        try:
+            stats = player.run(keep_participant=True)
+            code = 1 if stats.unacked else 0
+        except (ValueError, OSError, RuntimeError) as exc:
+            print(f'jetson-infer replay: error: {exc}', file=sys.stderr)
+            code = 2
+    exit_process(code)
+    return code

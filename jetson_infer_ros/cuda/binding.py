@@ -55,7 +55,8 @@ _KINDS = (ARG_PTR, ARG_I32, ARG_F32, ARG_BYTES)
 KernelArg = Tuple[str, Any]
 
 
-def pack_kernel_args(args: Sequence[KernelArg]) -> Tuple[object, List[object]]:
+def pack_kernel_args(args: Sequence[KernelArg]) -> Tuple['ctypes.Array[ctypes.c_void_p]',
+                                                       List[object]]:
     """Build the ``void**`` array cuLaunchKernel takes, plus the objects it points into.
 
     Both bindings end in the driver's cuLaunchKernel; a ctypes array of pointers to
@@ -90,7 +91,7 @@ class HostBuffer:
 
     ptr: int
     nbytes: int
-    owner: object = None  # the binding's own allocation object, if it has one
+    owner: Any = None  # the binding's own allocation object, if it has one
 
     def view(self, dtype: np.dtype, shape: Sequence[int]) -> np.ndarray:
         """Return a NumPy array over the first bytes of the buffer (no copy)."""
@@ -101,7 +102,7 @@ class HostBuffer:
                 f'view of {tuple(shape)} {dt} needs {count * dt.itemsize} bytes, '
                 f'buffer has {self.nbytes}')
         raw = (ctypes.c_uint8 * self.nbytes).from_address(self.ptr)
-        return np.frombuffer(raw, dtype=dt, count=count).reshape(tuple(shape))
+        return np.frombuffer(memoryview(raw), dtype=dt, count=count).reshape(tuple(shape))
 
 
 class CudaApi(abc.ABC):
@@ -209,7 +210,7 @@ class CudaApi(abc.ABC):
 
     # -- kernels ---------------------------------------------------------------------
     @abc.abstractmethod
-    def compile(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:
+    def compile_kernel(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:
         """Compile CUDA C source to a cubin for this device (NVRTC or nvcc)."""
 
     @abc.abstractmethod

@@ -249,7 +249,7 @@ class CudaPythonApi(CudaApi):
             self._check(self._rt.cudaGraphDestroy(pair[1]), 'cudaGraphDestroy')
 
     # -- kernels ---------------------------------------------------------------------
-    def compile(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:
+    def compile_kernel(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:
         """Compile with NVRTC to this device's SASS; PTX only if NVRTC lacks the arch.
 
         A cubin, unlike PTX, also loads on a driver older than the NVRTC that made it

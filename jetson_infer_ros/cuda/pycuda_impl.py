@@ -239,7 +239,7 @@ class PycudaApi(CudaApi):
                 self._cu('cuGraphDestroy', ctypes.c_void_p(pair[1]))
 
     # -- kernels ---------------------------------------------------------------------
-    def compile(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:
+    def compile_kernel(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:
         """Compile with nvcc through ``pycuda.compiler.compile`` (what SourceModule uses).
 
         The cubin is loaded with module_load(), not SourceModule, so the module is

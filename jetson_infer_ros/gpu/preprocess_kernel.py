@@ -309,7 +309,7 @@ class GpuPreprocessor:
             raise TypeError('GpuPreprocessor needs a jetson_infer_ros.cuda.CudaApi')
         self.api = api
         self.half = bool(half)
-        self.image = api.compile(KERNEL_SOURCE, 'jir_preprocess', ['-std=c++14'])
+        self.image = api.compile_kernel(KERNEL_SOURCE, 'jir_preprocess', ['-std=c++14'])
         self._module = api.module_load(self.image)
         self._function = api.module_get_function(
             self._module, KERNEL_NAME_F16 if self.half else KERNEL_NAME_F32)

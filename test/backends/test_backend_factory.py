@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from test import synthetic_onnx
+from jetson_infer_ros.testing import synthetic_onnx
 
 import numpy as np
 import pytest

@@ -23,7 +23,7 @@ view, and every bad model fails with one readable line.
 from __future__ import annotations
 
 import hashlib
-from test import synthetic_onnx
+from jetson_infer_ros.testing import synthetic_onnx
 
 import numpy as np
 import pytest

@@ -167,7 +167,7 @@ class FakeCudaApi(CudaApi):
     def graph_destroy(self, graph_exec: int) -> None:  # noqa: D102
         del self.graphs[graph_exec]
 
-    def compile(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:  # noqa
+    def compile_kernel(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:  # noqa
         return b'\x7fELF-fake'
 
     def module_load(self, image: bytes) -> int:  # noqa: D102

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from test import synthetic_onnx
+from jetson_infer_ros.testing import synthetic_onnx
 
 import numpy as np
 import pytest

@@ -22,7 +22,7 @@ import pytest
 from jetson_infer_ros.config import load_config
 from jetson_infer_ros.image_convert import Picture
 from jetson_infer_ros.pipeline import InferencePipeline
-from test import synthetic_onnx
+from jetson_infer_ros.testing import synthetic_onnx
 
 
 def _cfg(model, **kw):

@@ -23,7 +23,7 @@ thresholding, class-wise NMS and the mapping back to source pixels.
 
 from __future__ import annotations
 
-from test import synthetic_onnx
+from jetson_infer_ros.testing import synthetic_onnx
 
 import numpy as np
 import pytest

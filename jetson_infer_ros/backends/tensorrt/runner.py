@@ -123,9 +123,9 @@ class TensorRTBackend(Backend):
         self._api = cuda_api
         self._own_api = cuda_api is None
         self._caps: Optional[TrtCapabilities] = None
-        self._runtime: Any = None
-        self._engine: Any = None
-        self._context: Any = None
+        self._runtime: Optional['trt_types.Runtime'] = None
+        self._engine: Optional['trt_types.ICudaEngine'] = None
+        self._context: Optional['trt_types.IExecutionContext'] = None
         self._stream = 0
         self._input: Optional[_Binding] = None
         self._outputs: List[_Binding] = []
@@ -194,7 +194,8 @@ class TensorRTBackend(Backend):
 
     # -- loading -------------------------------------------------------------------
     def _load_impl(self) -> None:
-        trt, caps = import_tensorrt()
+        _, caps = import_tensorrt()
+        import tensorrt as trt  # typed against the stubs from here on
         self._caps = caps
         if self._api is None:
             from jetson_infer_ros.cuda.binding import CudaUnavailable, get_cuda_api
@@ -204,20 +205,21 @@ class TensorRTBackend(Backend):
                 raise BackendUnavailable(f'tensorrt: {exc}') from None
         from jetson_infer_ros.backends.tensorrt.builder import make_logger
         self._trt_logger = make_logger(self._log)
-        self._runtime = trt.Runtime(self._trt_logger)
+        runtime = trt.Runtime(self._trt_logger)
+        self._runtime = runtime
         if self.options.dla_core >= 0:
-            self._runtime.DLA_core = int(self.options.dla_core)
+            runtime.DLA_core = int(self.options.dla_core)
         data, rebuild = self._engine_bytes(caps, force_build=False)
-        engine = self._runtime.deserialize_cuda_engine(data)
+        engine: Optional['trt_types.ICudaEngine'] = runtime.deserialize_cuda_engine(data)
         if engine is None and rebuild is not None:
             self._log('tensorrt: cached engine did not deserialize; rebuilding it')
             data, _ = self._engine_bytes(caps, force_build=True)
-            engine = self._runtime.deserialize_cuda_engine(data)
+            engine = runtime.deserialize_cuda_engine(data)
         if engine is None:
             raise BackendError(f'tensorrt: could not deserialize the engine for '
                                f'{self.model_path} (built by another TensorRT or GPU?)')
         self._engine = engine
-        context = engine.create_execution_context()
+        context: Optional['trt_types.IExecutionContext'] = engine.create_execution_context()
         if context is None:
             raise BackendError('tensorrt: could not create an execution context '
                                '(out of GPU memory?)')
@@ -358,6 +360,7 @@ class TensorRTBackend(Backend):
 
     def _run(self, batch: int, copy_input: bool) -> Dict[str, np.ndarray]:
         assert self._api is not None and self._input is not None
+        assert self._context is not None
         run_rows = batch if self._dynamic else self._rows
         if self._dynamic and run_rows != self._current_batch:
             shape = (run_rows,) + self._input.shape[1:]
@@ -380,6 +383,7 @@ class TensorRTBackend(Backend):
 
     def _enqueue(self, rows: int, copy_input: bool) -> None:
         assert self._api is not None and self._input is not None
+        assert self._context is not None
         if copy_input:
             self._api.memcpy_htod_async(self._input.device, self._input.host.ptr,
                                         self._input.batch_bytes(rows), self._stream)
