@@ -130,6 +130,15 @@ class RegressionResult:
     def ok(self) -> bool:
         return not self.run_problems and (self.comparison is None or self.comparison.ok)
 
+    def as_dict(self) -> Dict[str, Any]:
+        r = self.run
+        c = self.comparison
+        return {'ok': self.ok, 'updated': self.updated, 'config': r.config, 'bag': r.bag,
+                'topic': r.topic, 'task': r.task, 'frames': len(r.inputs),
+                'answers': len(r.outputs), 'seconds': round(r.seconds, 3),
+                'frames_per_s': round(r.frames_per_s, 2), 'golden': str(self.golden),
+                'problems': self.run_problems + (c.problems if c else [])}
+
     def report(self, limit: int = 20) -> str:
         r = self.run
         lines = [f'{r.config} on {r.bag} ({r.topic}, {len(r.inputs)} frames, {r.task})',
@@ -410,11 +419,11 @@ def _fmt_box(d: Sequence[float]) -> str:
 
 # ---------------------------------------------------------------------- golden files
 def golden_document(run: RunResult, tolerances: Tolerances = Tolerances()) -> Dict[str, Any]:
-    """The golden file content for a run (rounded: scores 1e-4, boxes 0.01 px)."""
+    """Return the golden file content for a run (rounded: scores 1e-3, boxes 0.1 px)."""
     from jetson_infer_ros.assets.cache import digest
     frames = []
     for out in run.outputs:
-        rows = [[int(r[0]), round(float(r[1]), 4)] + [round(float(v), 2) for v in r[2:]]
+        rows = [[int(r[0]), round(float(r[1]), 3)] + [round(float(v), 1) for v in r[2:]]
                 for r in out.results]
         frames.append({'stamp_ns': out.stamp_ns, 'frame_id': out.frame_id, 'results': rows})
     stamps = [str(s) for s, _ in run.inputs]
@@ -439,7 +448,7 @@ def write_golden(path: Any, document: Dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     head = {k: v for k, v in document.items() if k != 'frames'}
     text = json.dumps(head, indent=2)[:-2] + ',\n  "frames": [\n'
-    text += ',\n'.join('    ' + json.dumps(f, separators=(', ', ': '))
+    text += ',\n'.join('    ' + json.dumps(f, separators=(',', ':'))
                        for f in document['frames'])
     text += '\n  ]\n}\n'
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
@@ -461,6 +470,12 @@ def read_golden(path: Any) -> Tuple[Dict[str, Any], List[FrameOutput]]:
     frames = [FrameOutput(int(f['stamp_ns']), f.get('frame_id', ''), f['results'])
               for f in doc['frames']]
     return doc, frames
+
+
+def golden_tolerances(path: Any) -> Tolerances:
+    """Return the tolerances a golden file was written with (defaults if it has none)."""
+    doc, _frames = read_golden(path)
+    return Tolerances(**doc.get('tolerances', {}))
 
 
 def regress(config: Any, bag: Any, golden: Any, topic: Optional[str] = None,

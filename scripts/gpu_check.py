@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Check the CUDA binding and the fused preprocessing kernel on a real GPU, in one run.
+"""
+Check the CUDA binding and the fused preprocessing kernel on a real GPU, in one run.
 
 GPU time is scarce and CI has no GPU, so everything that needs one is in this single
 script: kernel vs the float64 CPU reference for every encoding x resize mode x output
@@ -62,7 +63,7 @@ def sh(cmd: str) -> str:
 
 
 def environment() -> Dict[str, Any]:
-    """What machine this ran on, for docs/gpu_results.md."""
+    """Describe the machine this ran on, for docs/gpu_results.md."""
     env: Dict[str, Any] = {
         'date_utc': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
         'nvidia_smi': sh('nvidia-smi --query-gpu=name,driver_version,memory.total,'
@@ -98,7 +99,7 @@ def load_photos() -> Dict[str, np.ndarray]:
 
 def encode(rgb: np.ndarray, encoding: str, pitch_pad: int, rng: np.random.Generator
            ) -> np.ndarray:
-    """The photo in ``encoding``, inside rows of width*channels + pitch_pad bytes."""
+    """Return the photo in ``encoding``, in rows of width*channels + pitch_pad bytes."""
     import cv2
     if encoding == 'rgb8':
         img = rgb
@@ -163,7 +164,8 @@ class Bench:
                 'iters': iters}
 
     def time_graph_ms(self, fn: Any, per_graph: int, iters: int = 50) -> Dict[str, float]:
-        """GPU time of one ``fn`` call: ``per_graph`` calls captured in a graph, replayed.
+        """
+        GPU time of one ``fn`` call: ``per_graph`` calls captured in a graph, replayed.
 
         Launching from Python costs ~10-20 us per call, more than a small kernel runs,
         so per-call events would time the interpreter. A graph replays the same launches
@@ -438,7 +440,7 @@ def graph_check(api: CudaApi, photos: Dict[str, np.ndarray]) -> Dict[str, Any]:
 
 
 def measured_peak_gbs() -> Dict[str, Any]:
-    """A 2 GiB device-to-device copy through CuPy: the bandwidth the kernel is held to."""
+    """Time a 2 GiB device-to-device copy (CuPy): the bandwidth the kernel is held to."""
     try:
         import cupy as cp
     except ImportError as exc:
@@ -498,7 +500,7 @@ def build_pycuda(sdist: str, log_path: str) -> Tuple[subprocess.Popen, str]:
 
 
 def markdown(report: Dict[str, Any]) -> str:
-    """The human summary copied into docs/gpu_results.md."""
+    """Render the human summary copied into docs/gpu_results.md."""
     env = report['environment']
     lines = ['# GPU check results', '',
              f"- date (UTC): {env['date_utc']}",

@@ -33,10 +33,11 @@ from pathlib import Path
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from jetson_infer_ros.assets import cache
 from jetson_infer_ros.bags import BagError
 from jetson_infer_ros.bags import typestore as ts
-import numpy as np
 
 WRITER_VERSION = '1'
 """Bump when what a bag holds changes (stamps, encodings, QoS): every cached bag is remade."""
@@ -101,7 +102,7 @@ class BagSummary:
     topic: str
     msgtype: str
     messages: int
-    bytes: int
+    nbytes: int
     seconds: float
     start_ns: int
     end_ns: int
@@ -142,7 +143,7 @@ class ImageBagWriter:
         self._writer: Any = None
         self._conn: Any = None
         self.count = 0
-        self.bytes = 0
+        self.nbytes = 0
         self.first_ns: Optional[int] = None
         self.last_ns = 0
 
@@ -168,7 +169,7 @@ class ImageBagWriter:
         raw = serialize_frame(bgr, self.encoding, stamp_ns, self.frame_id)
         self._writer.write(self._conn, stamp_ns + receive_delay_ns, raw)
         self.count += 1
-        self.bytes += len(raw)
+        self.nbytes += len(raw)
         self.first_ns = stamp_ns if self.first_ns is None else self.first_ns
         self.last_ns = stamp_ns
         return len(raw)
@@ -271,7 +272,7 @@ def write_photo_bag(photos: Sequence[Tuple[str, Path]], out: Path, *,
 
 def _summary(w: ImageBagWriter, seconds: float) -> BagSummary:
     return BagSummary(path=w.out, topic=w.topic, msgtype=w.msgtype, messages=w.count,
-                      bytes=cache.dir_size(w.out), seconds=seconds,
+                      nbytes=cache.dir_size(w.out), seconds=seconds,
                       start_ns=w.first_ns or 0, end_ns=w.last_ns)
 
 
@@ -345,11 +346,11 @@ def prepare_bag(name: str, log: Log = print) -> Path:
                      'options': spec.options(),
                      'sources': [{'ref': r, 'sha256': cache.file_sha256(p)}
                                  for r, p in sources],
-                     'messages': summary.messages, 'bytes': summary.bytes,
+                     'messages': summary.messages, 'bytes': summary.nbytes,
                      'write_seconds': round(summary.seconds, 3),
                      'start_ns': summary.start_ns, 'end_ns': summary.end_ns}
             (tmp / 'source.json').write_text(json.dumps(facts, indent=2) + '\n')
-        log(f'[bags] {name}: {summary.messages} messages, {summary.bytes / 1e6:.1f} MB in '
+        log(f'[bags] {name}: {summary.messages} messages, {summary.nbytes / 1e6:.1f} MB in '
             f'{summary.seconds:.1f} s -> {final}')
     return final
 

@@ -106,7 +106,7 @@ class Bag:
         return max(int(self._reader.end_time) - 1, self.start_ns) if self.message_count else 0
 
     def custom_data(self) -> Dict[str, str]:
-        """The bag's ``custom_data`` (rosbag2 metadata), empty when it has none."""
+        """Return the bag's ``custom_data`` (rosbag2 metadata); empty when it has none."""
         try:
             return dict(self._reader.storage.metadata.custom or {})
         except AttributeError:
@@ -209,6 +209,26 @@ def header_of(raw: Any) -> Tuple[int, int, str]:
         raise BagError('not a CDR message with a header (bad frame_id length)')
     frame_id = bytes(buf[16:16 + length - 1]).decode('utf-8', 'replace')
     return sec, nanosec, frame_id
+
+
+def decode_image(raw: Any, msgtype: str) -> Any:
+    """Return a recorded Image / CompressedImage as a BGR uint8 array (contact sheets, tests).
+
+    Goes through the node's own conversion code, so every encoding the node accepts
+    decodes here the same way.
+    """
+    from jetson_infer_ros.image_convert import decode_compressed, image_to_picture
+    from jetson_infer_ros.pipeline import to_bgr
+    store = ts.typestore()
+    msg: Any = store.deserialize_cdr(raw, msgtype)
+    if msgtype == ts.COMPRESSED_IMAGE:
+        picture = decode_compressed(msg.format, msg.data)
+    elif msgtype == ts.IMAGE:
+        picture = image_to_picture(msg.height, msg.width, msg.encoding, msg.step,
+                                   msg.is_bigendian, msg.data)
+    else:
+        raise BagError(f'{msgtype} is not an image type')
+    return to_bgr(picture)
 
 
 def stamp_ns(raw: Any) -> int:

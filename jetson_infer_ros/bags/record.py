@@ -55,7 +55,7 @@ class RecordOptions:
 class RecordStats:
     path: Path
     messages: int = 0
-    bytes: int = 0
+    nbytes: int = 0
     per_topic: Dict[str, int] = dataclasses.field(default_factory=dict)
 
 
@@ -150,7 +150,7 @@ class Recorder:
                 if owned:
                     rclpy.try_shutdown()
         self.log(f'[record] wrote {self.stats.messages} messages '
-                 f'({self.stats.bytes / 1e6:.1f} MB) to {self.out}')
+                 f'({self.stats.nbytes / 1e6:.1f} MB) to {self.out}')
         return self.stats
 
     def _try_subscribe(self, node: Any, name: str) -> None:
@@ -179,7 +179,7 @@ class Recorder:
             self._last = now
             self._writer.write(conn, time.time_ns(), raw)
             self.stats.messages += 1
-            self.stats.bytes += len(raw)
+            self.stats.nbytes += len(raw)
             self.stats.per_topic[name] = self.stats.per_topic.get(name, 0) + 1
         self._subs[name] = node.create_subscription(cls, name, on_message, qos, raw=True)
         self.log(f'[record] {name}: {msgtype}, '

@@ -41,7 +41,7 @@ def _ok(runs: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def select(runs: Iterable[Dict[str, Any]], **match: Any) -> List[Dict[str, Any]]:
-    """Runs without error whose fields equal ``match``."""
+    """Return the runs without error whose fields equal ``match``."""
     return [r for r in _ok(runs) if all(r.get(k) == v for k, v in match.items())]
 
 
@@ -75,18 +75,18 @@ def _mean_stages(nodes: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
 
 
 def group_runs(runs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Pool the repeats of each (phase, kind, model, precision, size)."""
+    """Pool the repeats of each (phase, kind, model, precision, size, executor)."""
+    fields = ('phase', 'kind', 'model', 'precision', 'size', 'executor')
     keys: List[Tuple[str, ...]] = []
     for r in runs:
-        key = (r['phase'], r['kind'], r['model'], r['precision'], r['size'])
+        key = tuple(r.get(f, '') for f in fields)
         if key not in keys:
             keys.append(key)
     groups = []
     for key in keys:
-        members = [r for r in runs if (r['phase'], r['kind'], r['model'], r['precision'],
-                                       r['size']) == key]
+        members = [r for r in runs if tuple(r.get(f, '') for f in fields) == key]
         ok = _ok(members)
-        g: Dict[str, Any] = dict(zip(('phase', 'kind', 'model', 'precision', 'size'), key))
+        g: Dict[str, Any] = dict(zip(fields, key))
         g['runs'] = len(ok)
         g['errors'] = [r['error'].splitlines()[0] for r in members if 'error' in r]
         if not ok:
@@ -243,7 +243,7 @@ def decomposition(group: Dict[str, Any]) -> Optional[Dict[str, float]]:
 
 
 def jetson_projection(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """What the node adds to a TensorRT engine's time, projected from CPU stage numbers."""
+    """Project what the node adds to a TensorRT engine's time from the CPU stage numbers."""
     out = []
     for g in groups:
         if g['phase'] != '30hz' or g['kind'] != 'ours' or g['precision'] != 'fp32':
@@ -270,7 +270,7 @@ def jetson_projection(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def summarize_results(results: Dict[str, Any]) -> Dict[str, Any]:
-    """The derived numbers: pooled groups, targets, Jetson projection."""
+    """Derive the reported numbers: pooled groups, targets, Jetson projection."""
     groups = group_runs(results.get('e2e_runs', []) or [])
     return {'groups': groups, 'targets': evaluate_targets(results, groups),
             'jetson_projection': jetson_projection(groups), 'seed_xavier_nx': SEED_XAVIER,

@@ -58,7 +58,7 @@ class RunSpec:
     warmup: float = 1.0
     phase: str = '30hz'        # 30hz | overload | executor
     repeat: int = 0
-    executor: str = ''         # relay only: single | multi | events ('' = single)
+    executor: str = ''         # relay only: single | multi ('' = single)
 
     @property
     def label(self) -> str:

@@ -188,7 +188,7 @@ def _time(fn: Callable[[], Any], runs: int, warmup: int = 5) -> np.ndarray:
 
 def allocations(step: Callable[[int], Any], frames: int = 100, warmup: int = 20
                 ) -> Dict[str, Any]:
-    """What ``step(i)`` allocates per frame in steady state, seen by tracemalloc.
+    """Measure what ``step(i)`` allocates per frame in steady state, with tracemalloc.
 
     ``retained_bytes_per_frame``: growth of traced memory over ``frames`` frames,
     divided by frames (a leak or a growing cache shows here). ``transient_peak_bytes``:

@@ -86,7 +86,8 @@ _PARTICIPANT_PROBE = (
     'rclpy.init(args=[])\n'
     'node = rclpy.create_node("rss_probe")\n'
     'm = psutil.Process().memory_full_info()\n'
-    'print(json.dumps({"rss_mb": round(m.rss / 2 ** 20, 1), "uss_mb": round(m.uss / 2 ** 20, 1)}))\n')
+    'print(json.dumps({"rss_mb": round(m.rss / 2 ** 20, 1),\n'
+    '                  "uss_mb": round(m.uss / 2 ** 20, 1)}))\n')
 
 
 def segment_rss(work: Path, sizes_mb: Sequence[int] = (16,)) -> List[Dict[str, Any]]:

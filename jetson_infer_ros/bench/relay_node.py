@@ -33,9 +33,9 @@ from typing import Any, List, Optional
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--depth', type=int, default=1, help='input keep-last depth')
-    ap.add_argument('--executor', choices=('single', 'multi', 'events'), default='single',
+    ap.add_argument('--executor', choices=('single', 'multi'), default='single',
                     help="single: rclpy.spin; multi: the inference node's MultiThreadedExecutor "
-                    '(4 threads, spin_once loop); events: rclpy.experimental.EventsExecutor')
+                    '(4 threads, spin_once loop)')
     args = ap.parse_args(argv)
 
     import rclpy
@@ -84,9 +84,6 @@ def _executor(kind: str) -> Any:
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
     if kind == 'multi':
         return MultiThreadedExecutor(num_threads=4)
-    if kind == 'events':
-        from rclpy.experimental import EventsExecutor
-        return EventsExecutor()
     return SingleThreadedExecutor()
 
 

@@ -47,7 +47,9 @@ def _p50_99(pct: Optional[Dict[str, Any]], digits: int = 2) -> str:
 
 
 def _name(g: Dict[str, Any]) -> str:
-    return g['kind'] if g['kind'] != 'ours' else f'ours {g["precision"]}'
+    if g['kind'] == 'ours':
+        return f'ours {g["precision"]}'
+    return f'{g["kind"]} ({g["executor"]})' if g.get('executor') else g['kind']
 
 
 def _drops(g: Dict[str, Any]) -> str:
@@ -104,7 +106,7 @@ def raw_section(r: Dict[str, Any]) -> List[str]:
                      _pq(x['infer_ms'], 'p99'), _pq(x['infer_ms'], 'mean')] for x in rows])
     inproc = r.get('node_path_inprocess') or []
     if inproc:
-        lines += ['', 'The node\'s per-frame path in one process, no DDS (serialized Image '
+        lines += ['', "The node's per-frame path in one process, no DDS (serialized Image "
                   'bytes -> convert -> preprocess -> infer -> postprocess -> message); '
                   'p50 (p99), ms:', '']
         stages = ('convert', 'preprocess', 'infer', 'postprocess', 'message', 'total')
@@ -116,8 +118,8 @@ def raw_section(r: Dict[str, Any]) -> List[str]:
 
 def stage_section(groups: List[Dict[str, Any]]) -> List[str]:
     lines = ['## 2. Per stage inside the node (its own /diagnostics)', '',
-             'The node\'s last /diagnostics report after each camera-rate run, averaged over '
-             'repeats; p50 (p99), ms. *service* = sum of the stage p50s (one frame\'s work); '
+             "The node's last /diagnostics report after each camera-rate run, averaged over "
+             "repeats; p50 (p99), ms. *service* = sum of the stage p50s (one frame's work); "
              '*hand-off* = total p50 - service (slot wait and thread wake-up); *total* = '
              'subscription callback -> publish returned; *stamp->publish* = camera stamp -> '
              'publish returned (includes DDS in).', '']
@@ -142,13 +144,13 @@ def e2e_section(groups: List[Dict[str, Any]]) -> List[str]:
              'process)', '',
              'Latency = camera header stamp -> output received by the listener; warm-up '
              'frames excluded; repeats pooled. *answered/sent* counts measured frames; '
-             '*drops* are the node\'s own counters by reason (plus frames lost before the '
+             "*drops* are the node's own counters by reason (plus frames lost before the "
              'node) over the whole run; CPU% (100 = one core) and RSS peak are psutil on the '
              'node pid over the measured window.', '']
     head = ['node', 'model', 'size', 'sent Hz', 'p50', 'p90', 'p99', 'out Hz',
             'answered/sent', 'drops', 'CPU %', 'RSS peak MB']
     for phase, title in (('30hz', 'At the camera rate'),
-                         ('overload', 'At overload (3x the node\'s capacity)')):
+                         ('overload', "At overload (3x the node's capacity)")):
         rows = []
         for g in groups:
             if g['phase'] != phase:
@@ -195,11 +197,10 @@ def comparison_section(groups: List[Dict[str, Any]], r: Dict[str, Any]) -> List[
 
         def ratio(a: Any, b: Any) -> str:
             return f'{a / b:.1f}x' if a and b and a == a and b == b else '-'
+        floor = o['p50'] - y.get('p50', float('nan'))
         rows.append([g['model'], g['size'], _p50_99(o), _p50_99(n), _p50_99(y),
                      ratio(n.get('p50'), o.get('p50')), ratio(n.get('p99'), o.get('p99')),
-                     fmt_ms(o['p50'] - y.get('p50', float('nan'))),
-                     fmt_ms(o['p50'] - y.get('p50', float('nan')) - raw.get('p50',
-                                                                             float('nan')))])
+                     fmt_ms(floor), fmt_ms(floor - raw.get('p50', float('nan')))])
     lines += table(['model', 'size', 'ours p50 (p99)', 'naive p50 (p99)', 'relay p50 (p99)',
                     'naive/ours p50', 'naive/ours p99', 'ours - relay p50',
                     'ours - relay - raw infer p50'], rows)
@@ -218,6 +219,18 @@ def comparison_section(groups: List[Dict[str, Any]], r: Dict[str, Any]) -> List[
         lines += ['', 'At overload (same camera rate for both):', '']
         lines += table(['model', 'size', 'sent Hz', 'ours p50 (p99)', 'naive p50 (p99)',
                         'out Hz ours / naive', 'growth ms ours / naive'], over)
+    execs = [g for g in groups if g['phase'] == 'executor' and g.get('runs')]
+    if execs:
+        lines += ['', '### The executor alone', '',
+                  'The relay spun by `rclpy.spin` (SingleThreadedExecutor) and the way '
+                  '`infer_node` spins (`MultiThreadedExecutor(num_threads=4)`, '
+                  '`spin_once(timeout_sec=0.2)` loop); same camera, interleaved; ms.', '']
+        lines += table(['relay executor', 'size', 'p50', 'p90', 'p99', 'answered/sent',
+                        'CPU %'],
+                       [[g['executor'], g['size'], fmt_ms(g['latency_ms']['p50']),
+                         fmt_ms(g['latency_ms']['p90']), fmt_ms(g['latency_ms']['p99']),
+                         f'{g["answered"]}/{g["sent"]}', f'{g["cpu_percent"]:.0f}']
+                        for g in execs])
     lines += ['', '### Where the milliseconds go (our node, camera rate, p50s)', '',
               '*DDS in* = stamp->publish - total (camera publish, transport, rclpy take and '
               'dispatch to our callback); *DDS out* = listener receipt - publish. p50s of '
@@ -303,7 +316,7 @@ def memory_section(r: Dict[str, Any]) -> List[str]:
                              x['transient_peak_bytes_p50'], x['transient_peak_bytes_max'],
                              a['frame_bytes']])
         lines += ['tracemalloc over steady-state frames (NumPy buffers are traced; ONNX '
-                  'Runtime\'s own arena is not): *retained* = traced memory growth / frames; '
+                  "Runtime's own arena is not): *retained* = traced memory growth / frames; "
                   '*transient peak* = most allocated at once within one frame.', '']
         lines += table(['model', 'path', 'frames', 'retained B/frame', 'transient peak B p50',
                         'transient peak B max', 'frame bytes'], rows) + ['']
@@ -327,7 +340,7 @@ def projection_section(summary: Dict[str, Any]) -> List[str]:
     seed = summary.get('seed_xavier_nx', {})
     factors = summary.get('jetson_cpu_factors', [])
     lines = ['## Jetson projection', '',
-             'On a Jetson the engine time is TensorRT\'s; what the node adds around it is the '
+             "On a Jetson the engine time is TensorRT's; what the node adds around it is the "
              'CPU work measured here (convert, preprocess, postprocess, message, publish, '
              'hand-off) plus DDS in and out. Those parts are scaled by an assumed Carmel-vs-'
              f'this-CPU slow-down of {" and ".join(f"{k:g}x" for k in factors)} (an '

@@ -113,11 +113,16 @@ class Runner:
             self._frames[size] = video_rgb_frames(*size)
         return self._frames[size]
 
-    def precisions_for(self, model: str) -> List[str]:
-        """FP32 always; INT8 only where an artefact exists (the gate verdict is reported)."""
+    def precisions_for(self, model: str, gated: bool = True) -> List[str]:
+        """FP32 always; INT8 where an artefact exists and (``gated``) the gate accepts it.
+
+        Without the gate's acceptance the node would run FP32 under an INT8 label, so
+        only the raw backend (``gated=False``) times a refused artefact.
+        """
         out = ['fp32'] if 'fp32' in self.o.precisions else []
-        status = self.results.get('int8', {}).get(model, {})
-        if 'int8' in self.o.precisions and status.get('exists'):
+        status = self.results.get('int8', {}).get(model) or {}
+        if 'int8' in self.o.precisions and status.get('exists') and (
+                status.get('gate_accepted') or not gated):
             out.append('int8')
         return out
 
@@ -150,7 +155,7 @@ class Runner:
         raw, stages, allocs = [], [], []
         for model in self.o.models:
             config = config_path(model)
-            for precision in self.precisions_for(model):
+            for precision in self.precisions_for(model, gated=False):
                 pipeline = ip.load_pipeline(config, precision, force_int8=True)
                 try:
                     size0 = self.o.sizes[0]
@@ -206,10 +211,10 @@ class Runner:
             config, task = config_path(model), task_of(model)
             precisions = self.precisions_for(model)
             for size in o.sizes:
-                base = dict(model=model, config=config, task=task, size=size,
-                            duration=o.duration, warmup=o.warmup)
-                kinds = [('ours', p) for p in precisions] + [('naive', 'fp32'),
-                                                              ('relay', 'fp32')]
+                base = {'model': model, 'config': config, 'task': task, 'size': size,
+                        'duration': o.duration, 'warmup': o.warmup}
+                kinds = [('ours', p) for p in precisions]
+                kinds += [('naive', 'fp32'), ('relay', 'fp32')]
                 for rep in range(o.repeats):
                     for kind, precision in kinds:
                         go(RunSpec(kind=kind, precision=precision, rate=o.rate, repeat=rep,
@@ -226,6 +231,16 @@ class Runner:
                     rate = round(min(o.max_rate, o.overload_factor * cap), 1)
                     go(RunSpec(kind=kind, precision=precision, rate=rate, phase='overload',
                                **base))
+        # the executor alone: the relay spun the way rclpy.spin does, and the way
+        # infer_node spins (MultiThreadedExecutor, 4 threads, spin_once loop)
+        if o.models:
+            model = o.models[0]
+            for rep in range(o.repeats):
+                for executor in ('single', 'multi'):
+                    go(RunSpec(kind='relay', executor=executor, model=model,
+                               config=config_path(model), task=task_of(model),
+                               size=o.sizes[0], rate=o.rate, duration=o.duration,
+                               warmup=o.warmup, phase='executor', repeat=rep))
 
     def section_transport(self) -> None:
         from jetson_infer_ros.bench.transport import run_delivery

@@ -35,6 +35,7 @@ SUBCOMMANDS = {
     'soak': ('jetson_infer_ros.cli.soak_cmd', 'run the node for a long time, watch for leaks'),
     'replay': ('jetson_infer_ros.cli.replay_cmd', 'play a bag: recorded timing, QoS, /clock'),
     'record': ('jetson_infer_ros.cli.record_cmd', 'record topics into a rosbag2 MCAP bag'),
+    'regress': ('jetson_infer_ros.cli.regress_cmd', 'bag through the node vs golden answers'),
     'bench': ('jetson_infer_ros.cli.bench_cmd', 'benchmarks: where the milliseconds go '
               '(JSON, markdown, plots)'),
 }

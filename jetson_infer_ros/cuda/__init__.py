@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""One small CUDA interface over cuda-python or pycuda, whichever this machine has.
+"""
+One small CUDA interface over cuda-python or pycuda, whichever this machine has.
 
 Importing this package imports neither binding; ``get_cuda_api()`` does, on first use.
 """
@@ -20,7 +21,8 @@ Importing this package imports neither binding; ``get_cuda_api()`` does, on firs
 from __future__ import annotations
 
 from jetson_infer_ros.cuda.binding import (
-    ARG_BYTES, ARG_F32, ARG_I32, ARG_PTR, CudaApi, CudaError, CudaUnavailable, get_cuda_api, HostBuffer)
+    ARG_BYTES, ARG_F32, ARG_I32, ARG_PTR, CudaApi, CudaError, CudaUnavailable, get_cuda_api,
+    HostBuffer)
 
 __all__ = ['ARG_BYTES', 'ARG_F32', 'ARG_I32', 'ARG_PTR', 'CudaApi', 'CudaError', 'CudaUnavailable',
            'HostBuffer', 'get_cuda_api']

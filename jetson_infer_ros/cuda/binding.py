@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The one small CUDA interface the TensorRT runner and the GPU preprocessor use.
+"""
+The one small CUDA interface the TensorRT runner and the GPU preprocessor use.
 
 Two Python bindings exist in the wild: NVIDIA's ``cuda-python`` (``cuda.bindings``; the
 only one on recent JetPack / x86 images) and ``pycuda`` (common on older Jetsons, where
@@ -55,9 +56,10 @@ _KINDS = (ARG_PTR, ARG_I32, ARG_F32, ARG_BYTES)
 KernelArg = Tuple[str, Any]
 
 
-def pack_kernel_args(args: Sequence[KernelArg]) -> Tuple['ctypes.Array[ctypes.c_void_p]',
-                                                       List[object]]:
-    """Build the ``void**`` array cuLaunchKernel takes, plus the objects it points into.
+def pack_kernel_args(
+        args: Sequence[KernelArg]) -> Tuple['ctypes.Array[ctypes.c_void_p]', List[object]]:
+    """
+    Build the ``void**`` array cuLaunchKernel takes, plus the objects it points into.
 
     Both bindings end in the driver's cuLaunchKernel; a ctypes array of pointers to
     ctypes scalars is the one argument format both accept, so packing lives here once.
@@ -83,7 +85,8 @@ def pack_kernel_args(args: Sequence[KernelArg]) -> Tuple['ctypes.Array[ctypes.c_
 
 @dataclasses.dataclass
 class HostBuffer:
-    """Page-locked host memory: its address, its size, and a uint8 NumPy view of it.
+    """
+    Page-locked host memory: its address, its size, and a uint8 NumPy view of it.
 
     Pinned memory is what makes ``memcpy_*_async`` truly asynchronous; the view lets
     NumPy code (preprocessing, output reading) work on it without a copy.
@@ -93,7 +96,7 @@ class HostBuffer:
     nbytes: int
     owner: Any = None  # the binding's own allocation object, if it has one
 
-    def view(self, dtype: np.dtype, shape: Sequence[int]) -> np.ndarray:
+    def view(self, dtype: Any, shape: Sequence[int]) -> np.ndarray:
         """Return a NumPy array over the first bytes of the buffer (no copy)."""
         dt = np.dtype(dtype)
         count = int(np.prod(shape)) if len(shape) else 1
@@ -106,7 +109,8 @@ class HostBuffer:
 
 
 class CudaApi(abc.ABC):
-    """Device memory, pinned host memory, copies, streams, events, graphs and kernels.
+    """
+    Device memory, pinned host memory, copies, streams, events, graphs and kernels.
 
     Every handle is an ``int``; ``0`` is the legacy default stream. All methods raise
     ``CudaError`` on failure. Implementations are safe to call from any thread: each
@@ -235,13 +239,14 @@ class CudaApi(abc.ABC):
         """Release what the binding itself holds (a retained context); idempotent."""
 
     def arch_option(self) -> str:
-        """The NVRTC/nvcc option that targets this device's own SASS (no PTX JIT)."""
+        """Return the NVRTC/nvcc option targeting this device's own SASS (no PTX JIT)."""
         major, minor = self.compute_capability()
         return f'--gpu-architecture=sm_{major}{minor}'
 
 
 def get_cuda_api(device_id: int = 0, prefer: Optional[str] = None) -> CudaApi:
-    """Return a CudaApi for ``device_id`` using cuda-python, else pycuda.
+    """
+    Return a CudaApi for ``device_id`` using cuda-python, else pycuda.
 
     ``prefer`` ('cuda-python' or 'pycuda') tries that binding only. Raises
     ``CudaUnavailable`` naming why each binding could not be used.

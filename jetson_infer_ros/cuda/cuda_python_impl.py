@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""CudaApi on NVIDIA's cuda-python (``cuda.bindings`` runtime, driver and NVRTC).
+"""
+CudaApi on NVIDIA's cuda-python (``cuda.bindings`` runtime, driver and NVRTC).
 
 cuda-python is what TensorRT's own samples use and what JetPack 6 / x86 images ship.
 Its modules moved: 12.x and 13.x expose ``cuda.bindings.runtime/driver/nvrtc``; older
@@ -250,7 +251,8 @@ class CudaPythonApi(CudaApi):
 
     # -- kernels ---------------------------------------------------------------------
     def compile_kernel(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:
-        """Compile with NVRTC to this device's SASS; PTX only if NVRTC lacks the arch.
+        """
+        Compile with NVRTC to this device's SASS; PTX only if NVRTC lacks the arch.
 
         A cubin, unlike PTX, also loads on a driver older than the NVRTC that made it
         (CUDA minor-version compatibility), which is the usual state of a Jetson.
@@ -292,7 +294,8 @@ class CudaPythonApi(CudaApi):
 
 def nvrtc_compile(nvrtc: Any, source: str, name: str, cc: Tuple[int, int],
                   options: Sequence[str], describe: Any = str) -> bytes:
-    """Compile ``source`` with NVRTC for compute capability ``cc``; return cubin (or PTX).
+    """
+    Compile ``source`` with NVRTC for compute capability ``cc``; return cubin (or PTX).
 
     Kept as a function of the nvrtc module alone (no device needed) so tests and CI can
     check that the kernel source compiles on a machine without a GPU.

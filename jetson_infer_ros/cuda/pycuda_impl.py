@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""CudaApi on pycuda, for Jetsons where pycuda is what is installed.
+"""
+CudaApi on pycuda, for Jetsons where pycuda is what is installed.
 
 Why no ``import pycuda.autoinit``: autoinit creates a *new* context with
 ``make_context()`` and leaves it current on the importing thread only. A ROS 2 node run
@@ -240,7 +241,8 @@ class PycudaApi(CudaApi):
 
     # -- kernels ---------------------------------------------------------------------
     def compile_kernel(self, source: str, name: str, options: Sequence[str] = ()) -> bytes:
-        """Compile with nvcc through ``pycuda.compiler.compile`` (what SourceModule uses).
+        """
+        Compile with nvcc through ``pycuda.compiler.compile`` (what SourceModule uses).
 
         The cubin is loaded with module_load(), not SourceModule, so the module is
         loaded under the primary context like everything else here.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Camera image to network input in one CUDA kernel, written into the engine's input.
+"""
+Camera image to network input in one CUDA kernel, written into the engine's input.
 
 On a Jetson the CPU is the bottleneck: resize + colour swap + normalise + HWC->NCHW in
 NumPy costs more than a small network's inference. One fused kernel does all of it,
@@ -34,9 +35,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import struct
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from jetson_infer_ros.cuda.binding import CudaApi, HostBuffer
 
 #: encoding -> (channels in the message, colour order of those channels)
 ENCODINGS: Dict[str, Tuple[int, str]] = {
@@ -49,7 +53,7 @@ KERNEL_NAME_F32 = 'jir_preprocess_f32'
 KERNEL_NAME_F16 = 'jir_preprocess_f16'
 BLOCK = (32, 8, 1)
 
-KERNEL_SOURCE = r'''
+KERNEL_SOURCE = r"""
 // jetson_infer_ros fused preprocessing: uint8 HWC (any pitch) -> normalised NCHW.
 // One thread per output pixel; every channel computed from the same 4 taps.
 struct JirParams {
@@ -104,8 +108,10 @@ __device__ __forceinline__ void jir_body(const unsigned char* __restrict__ src,
     for (int c = 0; c < 3; ++c) {
         if (c < p.out_c) {
             const int k = chs[c];
-            const float top = fmaf(wx, (float)r0[o01 + k] - (float)r0[o00 + k], (float)r0[o00 + k]);
-            const float bot = fmaf(wx, (float)r1[o01 + k] - (float)r1[o00 + k], (float)r1[o00 + k]);
+            const float top = fmaf(wx, (float)r0[o01 + k] - (float)r0[o00 + k],
+                                   (float)r0[o00 + k]);
+            const float bot = fmaf(wx, (float)r1[o01 + k] - (float)r1[o00 + k],
+                                   (float)r1[o00 + k]);
             const float v = fmaf(wy, bot - top, top);
             jir_store(out + c * plane, fmaf(v, muls[c], adds[c]));
         }
@@ -121,7 +127,7 @@ extern "C" __global__ void jir_preprocess_f16(const unsigned char* __restrict__ 
                                               unsigned short* __restrict__ dst, JirParams p) {
     jir_body<unsigned short>(src, dst, p);
 }
-'''
+"""
 
 
 class PreprocessKernelError(ValueError):
@@ -130,7 +136,8 @@ class PreprocessKernelError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Geometry:
-    """Where the source lands in the network image: ``net = src * scale + offset``.
+    """
+    Where the source lands in the network image: ``net = src * scale + offset``.
 
     ``box`` is the (x0, y0, x1, y1) part of the network image the source covers; pixels
     outside it (letterbox bars) get the pad value.
@@ -155,7 +162,8 @@ class Geometry:
 
 def plan_geometry(src_w: int, src_h: int, dst_w: int, dst_h: int, mode: str,
                   crop_fraction: float = 0.875) -> Geometry:
-    """Geometry of one resize mode, taken from the CPU preprocessor's own planner.
+    """
+    Geometry of one resize mode, taken from the CPU preprocessor's own planner.
 
     ``jetson_infer_ros.preprocess.plan_geometry`` is the single source of truth for
     rounding, centring and torchvision's crop convention, so the GPU and CPU paths put
@@ -248,7 +256,8 @@ def _check_image(image: np.ndarray, encoding: str) -> Tuple[int, int, int, int]:
 def reference_preprocess(image: np.ndarray, encoding: str, geometry: Geometry,
                          norm: Normalization, network_order: str = 'rgb',
                          out_channels: int = 3) -> np.ndarray:
-    """The kernel's arithmetic in float64 NumPy; returns (C, H, W) float64.
+    """
+    Compute the kernel's arithmetic in float64 NumPy; returns (C, H, W) float64.
 
     What the GPU result is compared against, and what CI compares with the CPU
     preprocessor, so the kernel and the CPU path provably compute the same function.
@@ -296,16 +305,18 @@ def kernel_args(src_ptr: int, w: int, h: int, pitch: int, channels: int,
 
 
 class GpuPreprocessor:
-    """Compiles the kernel once per CudaApi and runs it: upload + one launch per image.
+    """
+    Compiles the kernel once per CudaApi and runs it: upload + one launch per image.
 
     The uint8 image is copied into a pinned staging buffer, uploaded with one async
     copy, and the kernel writes the network input at ``dst_ptr`` on the same stream.
     The staging buffers are reused: synchronise the stream before the next ``run``.
     """
 
-    def __init__(self, api: object, half: bool = False) -> None:
-        from jetson_infer_ros.cuda.binding import CudaApi
-        if not isinstance(api, CudaApi):
+    def __init__(self, api: 'CudaApi', half: bool = False) -> None:
+        """Compile and load the kernel on ``api``'s device (once per preprocessor)."""
+        from jetson_infer_ros.cuda import binding
+        if not isinstance(api, binding.CudaApi):
             raise TypeError('GpuPreprocessor needs a jetson_infer_ros.cuda.CudaApi')
         self.api = api
         self.half = bool(half)
@@ -313,7 +324,7 @@ class GpuPreprocessor:
         self._module = api.module_load(self.image)
         self._function = api.module_get_function(
             self._module, KERNEL_NAME_F16 if self.half else KERNEL_NAME_F32)
-        self._host = None  # type: Optional[object]
+        self._host: Optional['HostBuffer'] = None
         self._device = 0
         self._capacity = 0
 
@@ -337,12 +348,13 @@ class GpuPreprocessor:
         nbytes = pitch * (h - 1) + w * channels
         self._reserve(nbytes)
         host = self._host
-        flat = host.view(np.uint8, (self._capacity,))  # type: ignore[union-attr]
+        assert host is not None
+        flat = host.view(np.uint8, (self._capacity,))
         rows = flat[:pitch * h].reshape(h, pitch)[:, :w * channels]
         np.copyto(rows, image.reshape(h, w * channels) if image.strides[0] == w * channels
                   else np.lib.stride_tricks.as_strided(
                       image, shape=(h, w * channels), strides=(pitch, 1)))
-        self.api.memcpy_htod_async(self._device, host.ptr, nbytes, stream)  # type: ignore
+        self.api.memcpy_htod_async(self._device, host.ptr, nbytes, stream)
         return self._device, w, h, pitch
 
     def launch(self, src_ptr: int, w: int, h: int, pitch: int, encoding: str, dst_ptr: int,
@@ -359,7 +371,7 @@ class GpuPreprocessor:
                            out_channels)
         grid = ((geometry.dst_w + BLOCK[0] - 1) // BLOCK[0],
                 (geometry.dst_h + BLOCK[1] - 1) // BLOCK[1], 1)
-        self.api.launch(self._function, grid, BLOCK, args, stream)  # type: ignore
+        self.api.launch(self._function, grid, BLOCK, args, stream)
 
     def run(self, image: np.ndarray, encoding: str, dst_ptr: int, geometry: Geometry,
             norm: Normalization, network_order: str = 'rgb', out_channels: int = 3,
@@ -371,7 +383,7 @@ class GpuPreprocessor:
 
     def _free_staging(self) -> None:
         if self._host is not None:
-            self.api.free_host(self._host)  # type: ignore
+            self.api.free_host(self._host)
             self._host = None
         if self._device:
             self.api.free(self._device)

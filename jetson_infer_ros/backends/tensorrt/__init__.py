@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TensorRT backend: capability detection, engine cache, engine builder, runner.
+"""
+TensorRT backend: capability detection, engine cache, engine builder, runner.
 
 Importing this package imports neither TensorRT nor a CUDA binding (the factory in
 ``jetson_infer_ros.backends`` imports it on every machine); ``check_available()`` and

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ONNX -> serialized TensorRT engine, for every TensorRT from 8.5 to 11.
+"""
+ONNX -> serialized TensorRT engine, for every TensorRT from 8.5 to 11.
 
 ``build_engine`` is a plain blocking function with a ``log`` callback: the node runs it
 off the executor thread (a Jetson build takes minutes) and forwards the lines. What it
@@ -50,7 +51,8 @@ class EngineBuildError(BackendError):
 
 
 def make_logger(log: Log, verbose: bool = False) -> 'trt_types.ILogger':
-    """A trt.ILogger forwarding warnings and errors (and info when verbose) to ``log``.
+    """
+    Return a trt.ILogger forwarding warnings and errors (info when verbose) to ``log``.
 
     It also remembers the last error, so a failed build can say why in one line.
     """
@@ -58,6 +60,7 @@ def make_logger(log: Log, verbose: bool = False) -> 'trt_types.ILogger':
     severity = trt.ILogger.Severity
 
     class _Logger(trt.ILogger):
+
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
             self.last_error = ''
@@ -75,10 +78,11 @@ def make_logger(log: Log, verbose: bool = False) -> 'trt_types.ILogger':
 
 
 def _progress_monitor(log: Log) -> 'trt_types.IProgressMonitor':
-    """IProgressMonitor (TensorRT >= 10) logging top-level phases and progress."""
+    """Return an IProgressMonitor (TensorRT >= 10) logging phases and progress."""
     import tensorrt as trt
 
     class _Progress(trt.IProgressMonitor):
+
         def __init__(self) -> None:
             trt.IProgressMonitor.__init__(self)
             self._steps: dict = {}
@@ -146,14 +150,15 @@ def parser_errors(parser: 'trt_types.OnnxParser') -> str:
 
 
 def has_quantize_layers(network: 'trt_types.INetworkDefinition') -> bool:
-    """True when the ONNX carried Q/DQ nodes (explicit quantization)."""
+    """Tell whether the ONNX carried Q/DQ nodes (explicit quantization)."""
     import tensorrt as trt
     wanted = {trt.LayerType.QUANTIZE, trt.LayerType.DEQUANTIZE}
     return any(network.get_layer(i).type in wanted for i in range(network.num_layers))
 
 
 def cache_only_calibrator(cache: bytes, batch: int) -> 'trt_types.IInt8Calibrator':
-    """A legacy entropy calibrator that only replays an existing calibration cache.
+    """
+    Return a legacy entropy calibrator that only replays a calibration cache.
 
     Only called where ``TrtCapabilities.legacy_calibrator`` is true (TensorRT < 11).
     Calibrating from images is a separate offline step (it needs a data set); at
@@ -162,6 +167,7 @@ def cache_only_calibrator(cache: bytes, batch: int) -> 'trt_types.IInt8Calibrato
     import tensorrt as trt
 
     class _CacheCalibrator(trt.IInt8EntropyCalibrator2):
+
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)
 
@@ -217,7 +223,8 @@ def _dynamic_batch_profile(builder: 'trt_types.Builder',
 def build_engine(caps: TrtCapabilities, onnx_bytes: bytes, config: BuildConfig,
                  log: Log, onnx_path: str = '', timing_cache_path: str = '',
                  calibration_cache: bytes = b'', verbose: bool = False) -> bytes:
-    """Build and return a serialized engine; raises EngineBuildError with the reason.
+    """
+    Build and return a serialized engine; raises EngineBuildError with the reason.
 
     ``onnx_path`` lets the parser find external weight files next to the model.
     """

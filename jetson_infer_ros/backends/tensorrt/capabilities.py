@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""What the installed TensorRT can do, decided once, so no code path guesses by version.
+"""
+What the installed TensorRT can do, decided once, so no code path guesses by version.
 
 The backend must run on TensorRT 8.5 (JetPack 5.1 on Xavier NX, Python 3.8) through
 10.x (JetPack 6) to 11.x, and those versions disagree on exactly the calls an engine
@@ -67,12 +68,12 @@ class TrtCapabilities:
 
     @property
     def weak_typing(self) -> bool:
-        """Builder precision flags exist (TensorRT < 11): FP16 is a build option."""
+        """Tell whether builder precision flags exist (TensorRT < 11)."""
         return self.fp16_flag
 
     @property
     def supported(self) -> bool:
-        """True when the backend can run on this TensorRT."""
+        """Tell whether the backend can run on this TensorRT."""
         return self.version >= MIN_VERSION and self.name_based_io
 
     def require_supported(self) -> None:

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Built TensorRT engines on disk, named by everything that produced them.
+"""
+Built TensorRT engines on disk, named by everything that produced them.
 
 A Jetson takes minutes to build an engine, and a serialized engine is only valid for
 the TensorRT version and GPU that built it. So the cache key is the sha256 of the ONNX
@@ -52,7 +53,8 @@ class EngineCacheError(BackendError):
 
 @dataclasses.dataclass(frozen=True)
 class BuildConfig:
-    """Every build input besides the ONNX bytes; part of the cache key.
+    """
+    Every build input besides the ONNX bytes; part of the cache key.
 
     ``profile_shapes`` holds (input name, min, opt, max) per dynamic input.
     """
@@ -120,7 +122,8 @@ def sha256_file(path: str) -> str:
 
 
 def atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so a reader sees the old file or the new, never half.
+    """
+    Write ``data`` to ``path`` so a reader sees the old file or the new, never half.
 
     Temp file in the same directory (same filesystem, so the rename is atomic), fsync
     of the file before the rename and of the directory after it (survives power loss,
@@ -182,7 +185,7 @@ class EngineCache:
 
     def timing_cache_path(self, trt_version: str, gpu_name: str,
                           compute_capability: Tuple[int, int]) -> str:
-        """Timing cache shared by every build on this TensorRT + GPU (tactic timings)."""
+        """Return the timing cache path shared by builds on this TensorRT + GPU."""
         ident = json.dumps([trt_version, gpu_name, list(compute_capability)])
         digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
         return os.path.join(self.directory, f'timing-{digest}.cache')

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The TensorRT backend: a cached engine, preallocated buffers, one stream, no per-frame work.
+"""
+The TensorRT backend: a cached engine, preallocated buffers, one stream, no per-frame work.
 
 Only the name-based I/O API is used (``num_io_tensors``, ``get_tensor_name``,
 ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``): it exists from
@@ -54,7 +55,8 @@ ENGINE_SUFFIXES = ('.engine', '.plan', '.trt')
 
 
 def import_tensorrt() -> Tuple[Any, TrtCapabilities]:
-    """Import TensorRT and read its capabilities, or raise BackendUnavailable saying why.
+    """
+    Import TensorRT and read its capabilities, or raise BackendUnavailable saying why.
 
     ``tensorrt-stubs`` installs a bare ``tensorrt/`` folder of .pyi files, which imports
     as an empty namespace package: that is caught here as 'only type stubs'.
@@ -143,19 +145,19 @@ class TensorRTBackend(Backend):
     # -- Backend contract ----------------------------------------------------------
     @property
     def input_spec(self) -> TensorSpec:
-        """The image input; batch is -1 when the engine's batch is dynamic."""
+        """Return the image input; batch is -1 when the engine's batch is dynamic."""
         if self._input_spec is None:
             raise BackendError('tensorrt: input_spec read before load()')
         return self._input_spec
 
     @property
     def output_specs(self) -> List[TensorSpec]:
-        """All outputs in engine order, batch -1 when dynamic."""
+        """Return all outputs in engine order, batch -1 when dynamic."""
         return list(self._output_specs)
 
     @property
     def max_batch(self) -> int:
-        """Rows of input_buffer(): max_batch, or the engine's fixed batch."""
+        """Return the rows of input_buffer(): max_batch, or the engine's fixed batch."""
         return self._rows if self._input is not None else self.options.max_batch
 
     def input_buffer(self) -> np.ndarray:
@@ -229,7 +231,8 @@ class TensorRTBackend(Backend):
 
     def _engine_bytes(self, caps: TrtCapabilities, force_build: bool
                       ) -> Tuple[bytes, Optional[str]]:
-        """Engine bytes from a prebuilt file, the cache, or a fresh build.
+        """
+        Engine bytes from a prebuilt file, the cache, or a fresh build.
 
         Returns (bytes, cache key or None when the engine was a prebuilt file).
         """

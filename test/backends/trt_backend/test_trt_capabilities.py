@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Capability detection against stand-ins carrying each TensorRT version's attributes.
+"""
+Capability detection against stand-ins carrying each TensorRT version's attributes.
 
 No TensorRT can be installed here, so each stand-in is a plain module object with the
 attributes that version's Python bindings have (from NVIDIA's release notes and API

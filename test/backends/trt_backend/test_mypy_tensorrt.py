@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""mypy over the TensorRT backend against tensorrt-stubs: the only check its calls get here.
+"""
+mypy over the TensorRT backend against tensorrt-stubs: the only check its calls get here.
 
 TensorRT cannot be installed on any machine this project has, so the builder and runner
 never execute in CI; type-checking them against the 10.13 stubs catches misspelt

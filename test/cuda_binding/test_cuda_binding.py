@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The CUDA binding interface without a GPU: argument packing, host views, clear errors.
+"""
+The CUDA binding interface without a GPU: argument packing, host views, clear errors.
 
 The bindings themselves run in scripts/gpu_check.py on a real GPU (docs/gpu_results.md).
 """

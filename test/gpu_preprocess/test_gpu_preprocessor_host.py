@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""GpuPreprocessor's host side (staging, pitch, packed kernel arguments) on a host-memory API.
+"""
+GpuPreprocessor's host side (staging, pitch, packed kernel arguments) on a host-memory API.
 
 The fake API executes the kernel with a NumPy transcription that reads the packed
 argument struct field by field, so a wrong field order or pitch here fails the test.
@@ -21,16 +22,11 @@ The CUDA code itself is checked on a GPU by scripts/gpu_check.py.
 
 from __future__ import annotations
 
-from pathlib import Path
-import sys
-
 import numpy as np
 import pytest
 
 from jetson_infer_ros.gpu import preprocess_kernel as pk
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'cuda'))
-from fake_cuda import FakeCudaApi  # noqa: E402, I100
+from jetson_infer_ros.testing.fake_cuda import FakeCudaApi
 
 NORM = pk.Normalization((123.675, 116.28, 103.53), (58.395, 57.12, 57.375), 114.0)
 

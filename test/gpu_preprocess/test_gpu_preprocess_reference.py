@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The CPU reference the CUDA kernel is checked against computes the CPU preprocessor's function.
+"""
+The CPU reference the CUDA kernel is checked against computes the CPU preprocessor's function.
 
 On the GPU, scripts/gpu_check.py compares the kernel with ``reference_preprocess``
 (max abs error ~1e-4 in float32). Here, without a GPU, the reference is compared with

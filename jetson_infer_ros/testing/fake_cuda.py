@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A host-memory CudaApi, so the code above the binding is exercised in CI without a GPU.
+"""
+A host-memory CudaApi, so the code above the binding is exercised in CI without a GPU.
 
 "Device" memory is ordinary host memory and copies are memmoves; the preprocessing
 kernel is executed by an independent NumPy transcription of the CUDA source that reads

@@ -45,7 +45,7 @@ CHANGES = {
     'profile': {'build': dataclasses.replace(BASE.build, profile_shapes=(
         ('images', (1, 3, 224, 224), (2, 3, 224, 224), (4, 3, 224, 224)),))},
     'calibration': {'build': dataclasses.replace(BASE.build,
-                                                  calibration_cache_sha256='c' * 64)},
+                                                 calibration_cache_sha256='c' * 64)},
     'trt_version': {'trt_version': '10.3.0.31'},
     'gpu_name': {'gpu_name': 'Xavier'},
     'compute_capability': {'compute_capability': (7, 2)},

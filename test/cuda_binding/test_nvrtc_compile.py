@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The preprocessing kernel compiles with NVRTC, which needs no GPU and no driver.
+"""
+The preprocessing kernel compiles with NVRTC, which needs no GPU and no driver.
 
 Needs ``cuda-bindings`` and ``nvidia-cuda-nvrtc`` (pip wheels, no GPU required). NVRTC 13
 targets Turing and newer; Jetson Xavier/Nano builds happen on the device with JetPack's
@@ -21,12 +22,11 @@ own NVRTC.
 
 from __future__ import annotations
 
+from cuda.bindings import nvrtc
 import pytest
 
 from jetson_infer_ros.cuda.binding import CudaError
 from jetson_infer_ros.gpu import preprocess_kernel as pk
-
-nvrtc = pytest.importorskip('cuda.bindings.nvrtc', reason='cuda-bindings not installed')
 
 
 @pytest.mark.parametrize('cc', [(7, 5), (8, 7), (9, 0)])

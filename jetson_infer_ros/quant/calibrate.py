@@ -1,0 +1,403 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Post-training INT8 calibration: frames in, quantized models and their provenance out.
+
+The frames go through the node's own preprocessing (the pipeline's ModelSpec and
+Preprocessor, built from the same config), so the ranges are measured on exactly the
+tensors the deployed model will see; a calibration that resizes or normalises
+differently from the node is the classic silent INT8 failure. Activation statistics are
+gathered by ONNX Runtime's calibrators (MinMax, Entropy, Percentile: a library, not a
+hand-written histogram), a chunk of frames at a time so memory stays flat, and one set
+of ranges then feeds every output: the TensorRT Q/DQ model, the ONNX Runtime CPU model
+and the TensorRT calibration cache (see export.py, trt_cache.py, artifacts.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import io
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+from jetson_infer_ros.config import InferConfig
+from jetson_infer_ros.quant import artifacts, export, frames as frames_mod, hygiene
+from jetson_infer_ros.quant import sensitivity, trt_cache
+import numpy as np
+
+METHODS = ('entropy', 'minmax', 'percentile')
+_ORT_METHOD = {'entropy': 'Entropy', 'minmax': 'MinMax', 'percentile': 'Percentile'}
+SENSITIVITY_FRAMES = 16
+DEFAULT_SENSITIVITY_DB = 25.0
+CHUNK = 8
+
+Log = Callable[[str], None]
+
+
+class CalibrationError(ValueError):
+    """Calibration cannot run as asked (one line, fit for the CLI)."""
+
+
+@dataclasses.dataclass
+class CalibrationSettings:
+    """How ranges are measured and which layers stay float."""
+
+    method: str = 'minmax'
+    histogram_bins: Optional[int] = None       # entropy / percentile; None = ORT's default
+    percentile: float = 99.999
+    keep_float: Union[str, Sequence[str]] = ()  # 'auto', or node names
+    sensitivity_db: float = DEFAULT_SENSITIVITY_DB
+    trt_version: int = trt_cache.DEFAULT_TRT_VERSION
+    write_cpu_model: bool = True
+
+    def check(self) -> None:
+        if self.method not in METHODS:
+            raise CalibrationError(f'method must be one of {", ".join(METHODS)}, got '
+                                   f'{self.method!r}')
+        if self.histogram_bins is not None and self.histogram_bins < 16:
+            raise CalibrationError(f'histogram bins must be >= 16, got {self.histogram_bins}')
+        if not 50.0 < float(self.percentile) <= 100.0:
+            raise CalibrationError(f'percentile must be in (50, 100], got {self.percentile}')
+
+
+@dataclasses.dataclass
+class CalibrationResult:
+    """What a calibration wrote and the numbers worth printing."""
+
+    artifact: Path
+    files: List[Path]
+    frames: int
+    frames_sha256: str
+    method: str
+    seconds: float
+    warnings: List[str]
+    kept_float: List[str]
+    sample_sqnr_db: Dict[str, float]
+    removed_stale: List[Path]
+
+    def summary(self) -> Dict[str, Any]:
+        return {
+            'artifact': str(self.artifact),
+            'files': [str(p) for p in self.files],
+            'frames': self.frames,
+            'frames_sha256': self.frames_sha256,
+            'method': self.method,
+            'seconds': round(self.seconds, 2),
+            'kept_float': self.kept_float,
+            'sample_sqnr_db': self.sample_sqnr_db,
+            'warnings': self.warnings,
+        }
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """``[calibrate] frames 40/200 (20%) 3.1 s`` lines: at most one every 2 s, plus the last."""
+
+    def __init__(self, what: str, total: int, log: Log, every_s: float = 2.0) -> None:
+        self.what, self.total, self.log, self.every_s = what, total, log, every_s
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, done: int, total: Optional[int] = None) -> None:
+        total = total or self.total
+        now = time.monotonic()
+        if done < total and now - self.last < self.every_s:
+            return
+        self.last = now
+        pct = 100.0 * done / total if total else 100.0
+        self.log(f'[calibrate] {self.what} {done}/{total} ({pct:.0f}%) '
+                 f'{now - self.start:.1f} s')
+
+
+def _ort_extra(settings: CalibrationSettings) -> Dict[str, Any]:
+    extra: Dict[str, Any] = {}
+    if settings.method in ('entropy', 'percentile') and settings.histogram_bins:
+        extra['num_bins'] = int(settings.histogram_bins)
+    if settings.method == 'percentile':
+        extra['percentile'] = float(settings.percentile)
+    return extra
+
+
+def _reference_pipeline(cfg: InferConfig, log: Log):
+    """The FP32 CPU pipeline: the node's ModelSpec and preprocessing for this config."""
+    from jetson_infer_ros.pipeline import InferencePipeline
+    ref_cfg = cfg.replace(precision='fp32', backend='onnxruntime', max_batch=1)
+    pipeline = InferencePipeline(ref_cfg, log=log)
+    pipeline.load()
+    return pipeline
+
+
+def _plain_ranges(ranges: Any) -> Dict[str, List[float]]:
+    out = {}
+    for name in sorted(ranges.keys()):
+        lo, hi = ranges[name].range_value
+        out[name] = [float(np.asarray(lo).ravel()[0]), float(np.asarray(hi).ravel()[0])]
+    return out
+
+
+def _check_out_path(out: Path, model_file: str) -> None:
+    if not out.name.endswith('.onnx'):
+        raise CalibrationError(f'--out must end in .onnx, got {out.name}')
+    if out.name.endswith(artifacts.CPU_TAG + '.onnx'):
+        raise CalibrationError(f'--out names the TensorRT artefact (X.int8.onnx); '
+                               f'{out.name} is reserved for its CPU sibling')
+    if frames_mod.same_file(str(out), model_file) or out.resolve() == Path(model_file).resolve():
+        raise CalibrationError(f'--out {out} would overwrite the FP32 model')
+    if out.exists() and not out.is_file():
+        raise CalibrationError(f'--out {out} exists and is not a file')
+
+
+def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[str],
+              settings: CalibrationSettings, log: Log = _stderr,
+              evaluation_hashes: Sequence[str] = ()) -> CalibrationResult:
+    """Measure ranges on ``source`` and write the artefact family at ``out``.
+
+    Raises CalibrationError / FrameSourceError / AlreadyQuantizedError (all ValueError)
+    with one line; nothing exists at ``out`` unless everything succeeded.
+    """
+    import onnx
+    import onnxruntime
+    from onnxruntime.quantization import CalibrationMethod
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+    from jetson_infer_ros.pipeline import resolve_model
+    from jetson_infer_ros.preprocess import Preprocessor
+
+    settings.check()
+    started = time.monotonic()
+    model_file, _labels = resolve_model(cfg.model_path)
+    if not Path(model_file).is_file():
+        raise CalibrationError(f'model not found: {model_file}')
+    export.check_float_model(model_file)
+    out_path = Path(out).expanduser() if out else artifacts.default_artifact(model_file)
+    _check_out_path(out_path, model_file)
+    family = artifacts.ArtifactFamily(out_path)
+    total = len(source)
+    if total == 0:
+        raise CalibrationError('no calibration frames selected')
+
+    pipeline = _reference_pipeline(cfg, log)
+    spec = pipeline.spec
+    pipeline.release()
+    pre = Preprocessor(spec.preprocess)
+    rows = CHUNK if spec.batch_dynamic else 1
+    method = getattr(CalibrationMethod, _ORT_METHOD[settings.method])
+    log(f'[calibrate] {Path(model_file).name}: {total} frames ({source.kind}), method '
+        f'{settings.method}, input {spec.input_name} {tuple(spec.input_shape)}')
+
+    checker = hygiene.SetChecker()
+    items: List[Dict[str, str]] = []
+    keep_every = max(1, total // SENSITIVITY_FRAMES)
+    sample: List[np.ndarray] = []
+    progress = Progress('frames', total, log)
+    with tempfile.TemporaryDirectory(prefix='jetson-infer-calib-') as work:
+        calibrator = create_calibrator(
+            Path(model_file), None, augmented_model_path=str(Path(work) / 'augmented.onnx'),
+            calibrate_method=method, extra_options=_ort_extra(settings))
+        batch = spec.preprocess.allocate(rows)
+        filled = 0
+        done = 0
+
+        def flush(n: int) -> None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                calibrator.collect_data(_OneBatch(spec.input_name, batch[:n].copy()))
+
+        for frame in source.frames():
+            checker.add(frame.picture, frame.sha256)
+            items.append({'ref': frame.ref, 'sha256': frame.sha256})
+            try:
+                pre.run(frame.picture, batch[filled])
+            except ValueError as exc:
+                raise CalibrationError(f'frame {frame.ref}: {exc}') from None
+            if done % keep_every == 0 and len(sample) < SENSITIVITY_FRAMES:
+                sample.append(batch[filled].copy())
+            filled += 1
+            done += 1
+            if filled == rows:
+                flush(filled)
+                filled = 0
+            progress(done)
+        if filled:
+            flush(filled)
+        if done == 0:
+            raise CalibrationError('the frame source yielded no frames')
+        with contextlib.redirect_stdout(io.StringIO()):
+            ranges = calibrator.compute_data()
+        del calibrator
+        ranges_json = str(Path(work) / 'ranges.json')
+        save_tensors_data(ranges, ranges_json)
+
+        sample_batch = np.stack(sample)
+        keep_float, scores = _float_layers(model_file, spec.input_name, sample_batch,
+                                           settings, log)
+        warnings = checker.warnings(evaluation_hashes)
+        for w in warnings:
+            log(f'[calibrate] warning: {w}')
+
+        trt_tmp = str(Path(work) / 'tensorrt.onnx')
+        cpu_tmp = str(Path(work) / 'cpu.onnx')
+        log('[calibrate] writing the TensorRT Q/DQ model')
+        export.write_quantized(model_file, ranges_json, method, trt_tmp, 'tensorrt',
+                               keep_float)
+        if settings.write_cpu_model:
+            log('[calibrate] writing the ONNX Runtime CPU model')
+            export.write_quantized(model_file, ranges_json, method, cpu_tmp, 'onnxruntime',
+                                   keep_float)
+        check = _sample_check(model_file, spec.input_name, sample_batch,
+                              {'tensorrt': trt_tmp,
+                               **({'onnxruntime': cpu_tmp} if settings.write_cpu_model
+                                  else {})})
+        plain = _plain_ranges(ranges)
+        amax = trt_cache.amax_from_ranges((k, v[0], v[1]) for k, v in plain.items())
+        cache_text = trt_cache.render(amax, settings.trt_version)
+        provenance = {
+            'artifact': family.main.name,
+            'cpu_artifact': family.cpu.name if settings.write_cpu_model else None,
+            'trt_cache': family.trt_cache.name,
+            'created_utc': _now(),
+            'seconds': None,
+            'model': {'path': str(Path(model_file).resolve()),
+                      'sha256': frames_mod.file_sha256(model_file)},
+            'config': _config_facts(cfg),
+            'preprocess': dataclasses.asdict(spec.preprocess),
+            'input': {'name': spec.input_name, 'shape': list(spec.input_shape)},
+            'source': source.describe(),
+            'frames': {'count': done, 'sha256': frames_mod.combined_sha256(checker.hashes),
+                       'items': items},
+            'method': {'name': settings.method, 'ort_method': _ORT_METHOD[settings.method],
+                       **_ort_extra(settings)},
+            'hygiene': {**checker.summary(), 'warnings': warnings},
+            'kept_float': list(keep_float),
+            'sensitivity': sensitivity.as_dicts(scores),
+            'sample_sqnr_db': check,
+            'quantization': {
+                'tensorrt': {'activations': 'int8 symmetric (zero-point 0)',
+                             'weights': 'int8 symmetric per output channel',
+                             'format': 'QDQ'},
+                'onnxruntime': {'activations': 'uint8 asymmetric',
+                                'weights': 'int8 symmetric per output channel',
+                                'format': 'QDQ'},
+            },
+            'trt_cache_version': int(settings.trt_version),
+            'ranges': plain,
+            'tools': {'onnxruntime': onnxruntime.__version__, 'onnx': onnx.__version__,
+                      'numpy': np.__version__, 'python': platform.python_version()},
+        }
+        seconds = time.monotonic() - started
+        provenance['seconds'] = round(seconds, 2)
+        with artifacts.StagedFiles() as staged:
+            staged.write_text(family.trt_cache, cache_text)
+            if settings.write_cpu_model:
+                staged.write_with(family.cpu, lambda p: Path(p).write_bytes(
+                    Path(cpu_tmp).read_bytes()))
+            staged.write_text(family.provenance, json.dumps(provenance, indent=1) + '\n')
+            staged.write_with(family.main, lambda p: Path(p).write_bytes(
+                Path(trt_tmp).read_bytes()))
+            files = staged.commit()
+    removed = []
+    for stale in (family.evaluation, family.evaluation_markdown):
+        if stale.exists():
+            stale.unlink()
+            removed.append(stale)
+            log(f'[calibrate] removed {stale.name}: it evaluated the previous artefact')
+    if not settings.write_cpu_model and family.cpu.exists():
+        family.cpu.unlink()
+        removed.append(family.cpu)
+    log(f'[calibrate] wrote {", ".join(p.name for p in files)} in {seconds:.1f} s')
+    return CalibrationResult(
+        artifact=family.main, files=files, frames=done,
+        frames_sha256=provenance['frames']['sha256'], method=settings.method,
+        seconds=seconds, warnings=warnings, kept_float=list(keep_float),
+        sample_sqnr_db=check, removed_stale=removed)
+
+
+class _OneBatch:
+    """A CalibrationDataReader over one preprocessed batch."""
+
+    def __init__(self, name: str, batch: np.ndarray) -> None:
+        self._items = [{name: batch}]
+
+    def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+        return self._items.pop() if self._items else None
+
+
+def _float_layers(model_file: str, input_name: str, sample: np.ndarray,
+                  settings: CalibrationSettings, log: Log):
+    keep = settings.keep_float
+    if isinstance(keep, str) and keep != 'auto':
+        keep = [k for k in keep.split(',') if k]
+    if keep != 'auto':
+        names = {n.name for n in _load_nodes(model_file)}
+        unknown = [k for k in keep if k not in names]
+        if unknown:
+            raise CalibrationError(f'--keep-float names unknown nodes: {", ".join(unknown)}')
+        return list(keep), []
+    log(f'[calibrate] layer sensitivity on {len(sample)} frames (weights of one layer in '
+        'int8 at a time)')
+    scores = sensitivity.layer_scores(model_file, input_name, sample,
+                                      Progress('sensitivity', 0, log))
+    chosen = sensitivity.choose_float_layers(scores, settings.sensitivity_db)
+    worst = ', '.join(f'{s.node} {s.sqnr_db:.1f} dB' for s in scores[:3])
+    log(f'[calibrate] most sensitive: {worst}; kept in float (< '
+        f'{settings.sensitivity_db:g} dB): {", ".join(chosen) or "none"}')
+    return chosen, scores
+
+
+def _load_nodes(model_file: str):
+    import onnx
+    return list(onnx.load(model_file, load_external_data=False).graph.node)
+
+
+def _sample_check(model_file: str, input_name: str, sample: np.ndarray,
+                  models: Dict[str, str]) -> Dict[str, float]:
+    """Output SQNR of each written model against FP32 on the kept frames (a smoke test)."""
+    def run_all(path: str) -> List[np.ndarray]:
+        session = sensitivity.cpu_session(Path(path).read_bytes())
+        return sensitivity.run_frames(session, input_name, sample)
+
+    reference = run_all(model_file)
+    out = {}
+    for target, path in models.items():
+        got = run_all(path)
+        if not all(np.isfinite(a).all() for a in got):
+            raise CalibrationError(f'the {target} model produced non-finite outputs')
+        out[target] = round(sensitivity.sqnr_db(reference, got), 2)
+    return out
+
+
+def _config_facts(cfg: InferConfig) -> Dict[str, Any]:
+    keys = ('model_path', 'task', 'decoder', 'labels_file', 'input_width', 'input_height',
+            'color_order', 'resize_mode', 'crop_fraction', 'mean', 'std', 'pad_value')
+    return {k: cfg.get(k) for k in keys}
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def load_provenance(artifact: Union[str, Path]) -> Optional[Dict[str, Any]]:
+    """The calibration provenance of an artefact family, or None if absent/unreadable."""
+    path = artifacts.family_of(artifact).provenance
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

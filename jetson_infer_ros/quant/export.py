@@ -1,0 +1,203 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Measured activation ranges -> quantized ONNX, in the two layouts the two runtimes want.
+
+ONNX Runtime's ``quantize_static`` does the quantization (Q/DQ insertion, per-channel
+weight scales, int32 biases); this module only chooses its settings and re-uses one set
+of ranges (``calibration_cache_path``) for both outputs:
+
+``tensorrt``
+    ``QuantizeLinear``/``DequantizeLinear`` pairs, int8 activations with symmetric
+    scales and zero-point 0, int8 weights per output channel (axis 0 of Conv and of
+    Gemm with ``transB=1``), Q/DQ on the *inputs* of Conv/Gemm/MatMul and not on their
+    outputs (TensorRT fuses Conv+activation and picks the output precision itself; a Q
+    between a Conv and its ReLU6 would quantize the pre-activation range). This is
+    what TensorRT 8.5-11 build as explicit quantization.
+``onnxruntime``
+    Q/DQ with uint8 activations (asymmetric, so ReLU/Clip fold into the range) and
+    int8 per-channel weights: the U8S8 layout whose DQ->Conv->Q groups ONNX Runtime's
+    CPU provider fuses into ``QLinearConv`` (VNNI ``vpdpbusd`` multiplies u8 by s8). The
+    symmetric int8 layout above runs *slower* than FP32 there: with int8 activations a
+    ReLU6 cannot be folded away, so the Conv->Clip->Q chains stay float with extra
+    Q/DQ work around them.
+
+Layers kept in float (``keep_float``) get no Q/DQ on weights; in the ``onnxruntime``
+layout their input is also re-wired to the float tensor, because ONNX Runtime's
+``WeightBiasQuantization`` graph transformer otherwise re-quantizes the weights of any
+float Conv fed by a DequantizeLinear (per tensor, which wrecks depthwise layers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+TARGETS = ('tensorrt', 'onnxruntime')
+WEIGHTED_OPS = ('Conv', 'ConvTranspose', 'Gemm', 'MatMul')
+QUANT_OPS = ('QuantizeLinear', 'DequantizeLinear', 'QLinearConv', 'QLinearMatMul',
+             'ConvInteger', 'MatMulInteger', 'DynamicQuantizeLinear', 'QGemm',
+             'QLinearAdd', 'QLinearMul', 'QLinearConcat', 'QLinearGlobalAveragePool')
+
+
+class AlreadyQuantizedError(ValueError):
+    """The model given for calibration is already quantized."""
+
+
+def quantized_op_count(model: Any) -> int:
+    """How many quantization operators a ModelProto holds (0 for an FP32 model)."""
+    return sum(1 for n in model.graph.node if n.op_type in QUANT_OPS)
+
+
+def is_quantized_file(path: str) -> bool:
+    """Tell whether an ONNX file holds Q/DQ (or QOperator) nodes; unreadable -> False."""
+    try:
+        import onnx
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:   # not ONNX (e.g. a TensorRT engine): not ours to judge here
+        return False
+    return quantized_op_count(model) > 0
+
+
+def check_float_model(path: str) -> None:
+    """Raise AlreadyQuantizedError when ``path`` is already quantized."""
+    import onnx
+    model = onnx.load(str(path), load_external_data=False)
+    count = quantized_op_count(model)
+    if count:
+        raise AlreadyQuantizedError(
+            f'{Path(path).name} is already quantized ({count} quantization nodes); '
+            'calibrate the FP32 model it was made from')
+
+
+def _settings(target: str, keep_float: Sequence[str]) -> Dict[str, Any]:
+    from onnxruntime.quantization import QuantFormat, QuantType
+    if target == 'tensorrt':
+        return dict(
+            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=False,
+            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+            nodes_to_exclude=list(keep_float),
+            extra_options={
+                'ActivationSymmetric': True,
+                'WeightSymmetric': True,
+                'OpTypesToExcludeOutputQuantization': list(WEIGHTED_OPS),
+                'QDQKeepRemovableActivations': True,
+            })
+    if target == 'onnxruntime':
+        return dict(
+            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=False,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            nodes_to_exclude=list(keep_float),
+            extra_options={'WeightSymmetric': True})
+    raise ValueError(f'unknown target {target!r}; one of {TARGETS}')
+
+
+def write_quantized(model_path: str, ranges_json: str, method: Any, out_path: str,
+                    target: str, keep_float: Sequence[str] = ()) -> None:
+    """Quantize ``model_path`` with the stored ranges into ``out_path`` for ``target``."""
+    import onnx
+    from onnxruntime.quantization import quantize_static
+    settings = _settings(target, keep_float)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)   # quantize_static logs a pre-processing hint at WARNING
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantize_static(model_path, out_path, None, calibrate_method=method,
+                            calibration_cache_path=ranges_json, **settings)
+    finally:
+        root.setLevel(level)
+    if target == 'onnxruntime' and keep_float:
+        model = onnx.load(out_path)
+        if float_inputs_for_kept_layers(model, keep_float):
+            onnx.save(model, out_path)
+
+
+def float_inputs_for_kept_layers(model: Any, keep_float: Sequence[str]) -> int:
+    """Feed kept-float nodes the float tensor instead of a DQ(Q(x)) of it; return count."""
+    keep = set(keep_float)
+    producers = {o: n for n in model.graph.node for o in n.output}
+    changed = 0
+    for node in model.graph.node:
+        if node.name not in keep or not node.input:
+            continue
+        dq = producers.get(node.input[0])
+        if dq is None or dq.op_type != 'DequantizeLinear':
+            continue
+        q = producers.get(dq.input[0])
+        if q is None or q.op_type != 'QuantizeLinear':
+            continue
+        node.input[0] = q.input[0]
+        changed += 1
+    if changed:
+        _drop_dead_nodes(model)
+    return changed
+
+
+def _drop_dead_nodes(model: Any) -> None:
+    graph = model.graph
+    while True:
+        used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+        dead = [n for n in graph.node if not any(o in used for o in n.output)]
+        if not dead:
+            return
+        for n in dead:
+            graph.node.remove(n)
+
+
+def inspect_qdq(path: str) -> Dict[str, Any]:
+    """Facts about a Q/DQ model: node counts, activation dtypes, symmetry, weight axes.
+
+    ``symmetric_int8`` is True when every activation QuantizeLinear is int8 with
+    zero-point 0; ``weight_axes`` maps weighted node -> axis of its per-channel weight
+    DequantizeLinear (None for per-tensor).
+    """
+    import onnx
+    from onnx import numpy_helper
+    model = onnx.load(str(path))
+    inits = {i.name: i for i in model.graph.initializer}
+    producers = {o: n for n in model.graph.node for o in n.output}
+    counts: Dict[str, int] = {}
+    for n in model.graph.node:
+        counts[n.op_type] = counts.get(n.op_type, 0) + 1
+    zero_points: List[int] = []
+    act_types = set()
+    for n in model.graph.node:
+        if n.op_type != 'QuantizeLinear':
+            continue
+        if len(n.input) > 2 and n.input[2] in inits:
+            zp = numpy_helper.to_array(inits[n.input[2]])
+            act_types.add(str(zp.dtype))
+            zero_points.extend(int(v) for v in zp.ravel())
+    weight_axes: Dict[str, Optional[int]] = {}
+    for n in model.graph.node:
+        if n.op_type not in WEIGHTED_OPS or len(n.input) < 2:
+            continue
+        dq = producers.get(n.input[1])
+        if dq is None or dq.op_type != 'DequantizeLinear' or dq.input[0] not in inits:
+            continue
+        scale = numpy_helper.to_array(inits[dq.input[1]])
+        axis = next((a.i for a in dq.attribute if a.name == 'axis'), 1)
+        weight_axes[n.name] = axis if scale.size > 1 else None
+    return {
+        'nodes': counts,
+        'activation_types': sorted(act_types),
+        'symmetric_int8': act_types == {'int8'} and all(z == 0 for z in zero_points),
+        'weight_axes': weight_axes,
+        'opset': max((o.version for o in model.opset_import if o.domain in ('', 'ai.onnx')),
+                     default=0),
+    }

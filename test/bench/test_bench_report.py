@@ -1,0 +1,172 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The bench's arithmetic and report, on made-up runs: pooling, targets, projection, tables.
+
+No ROS and no timing here: synthetic results go in, and what comes out must follow
+from them exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import pytest
+
+from jetson_infer_ros.bench import aggregate, report
+from jetson_infer_ros.bench.frames import parse_size, size_label
+from jetson_infer_ros.bench.runner import BenchOptions, parse_list, quick_options
+from jetson_infer_ros.bench.summary import fmt_ms, growth, mean_of, summarize
+from jetson_infer_ros.cli import bench_cmd
+
+STAGES = {'convert': 0.1, 'preprocess': 0.4, 'infer': 5.0, 'postprocess': 0.2,
+          'message': 0.05, 'publish': 0.25, 'total': 7.0, 'latency': 9.0}
+
+
+def test_summarize_percentiles_and_empty():
+    s = summarize(range(1, 101))
+    assert s['n'] == 100 and s['min'] == 1 and s['max'] == 100
+    assert s['p50'] == pytest.approx(50.5) and s['mean'] == pytest.approx(50.5)
+    empty = summarize([float('nan')])
+    assert empty['n'] == 0 and math.isnan(empty['p99'])
+
+
+def test_growth_sees_a_filling_queue_only():
+    assert growth([5.0] * 30) == 0.0
+    assert growth([float(i) for i in range(30)]) == pytest.approx(20.0)
+    assert math.isnan(growth([1.0, 2.0]))
+
+
+def test_helpers_reject_bad_input():
+    assert parse_size('1280x720') == (1280, 720) and size_label((640, 480)) == '640x480'
+    for bad in ('640', '0x480', 'axb'):
+        with pytest.raises(ValueError, match='WIDTHxHEIGHT'):
+            parse_size(bad)
+    with pytest.raises(ValueError, match='unknown model resnet'):
+        parse_list('nanodet,resnet', ('nanodet',), 'model')
+    assert mean_of([1.0, None, float('nan'), 3.0]) == 2.0
+    assert fmt_ms(float('nan')) == '-' and fmt_ms(1.234) == '1.23'
+
+
+def _args(**kw):
+    base = {'quick': False, 'models': None, 'sizes': None, 'precisions': None,
+            'duration': None, 'repeats': None, 'rate': None, 'overload_factor': None,
+            'sections': None}
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_options_quick_then_explicit_overrides():
+    o = bench_cmd.options_from_args(_args(quick=True, sizes='320x240', duration=2.0))
+    assert o.quick and o.models == quick_options().models
+    assert o.sizes == ((320, 240),) and o.duration == 2.0
+    assert bench_cmd.options_from_args(_args()).models == BenchOptions().models
+    with pytest.raises(ValueError, match='--duration must be > 0'):
+        bench_cmd.options_from_args(_args(duration=-1.0))
+    with pytest.raises(ValueError, match='unknown section'):
+        bench_cmd.options_from_args(_args(sections='e2e,gpu'))
+
+
+def _run(kind, latencies, phase='30hz', precision='fp32', repeat=0, stages=None,
+         drops=None, received=None, rate=30.0):
+    run = {'kind': kind, 'model': 'efficientnet_lite0', 'precision': precision,
+           'size': '640x480', 'phase': phase, 'repeat': repeat, 'rate': rate,
+           'executor': '', 'rate_achieved': rate, 'sent': len(latencies),
+           'answered': len(latencies), 'sent_total': len(latencies) + 10,
+           'answered_total': len(latencies) + 10, 'unanswered_total': 0,
+           'latencies': latencies, 'latency_ms': summarize(latencies),
+           'latency_growth_ms': growth(latencies), 'throughput_hz': rate,
+           'cpu_percent': 30.0, 'rss_peak_mb': 260.0, 'vm_hwm_mb': 262.0,
+           'idle_memory': {'rss_mb': 250.0}}
+    if kind == 'ours':
+        st = stages or STAGES
+        dropped = sum((drops or {}).values())
+        n = received if received is not None else len(latencies) + 10
+        run['node'] = {'stages_ms': {k: {'p50': v, 'p90': v, 'p99': v} for k, v in st.items()},
+                       'received': n, 'processed': n - dropped, 'published': n - dropped,
+                       'dropped': dropped, 'drops': drops or {}, 'lost_in_transport': 0,
+                       'precision_in_use': precision}
+    return run
+
+
+def _results():
+    runs = [_run('ours', [8.0] * 50, repeat=0), _run('naive', [20.0] * 50),
+            _run('relay', [2.0] * 50), _run('ours', [10.0] * 50, repeat=1),
+            _run('ours', [12.0] * 60, phase='overload', rate=180.0,
+                 drops={'stale': 400}, received=470),
+            _run('naive', [50.0 + i for i in range(60)], phase='overload', rate=180.0),
+            dict(_run('relay', [1.5] * 20, phase='executor'), executor='single'),
+            dict(_run('relay', [3.5] * 20, phase='executor'), executor='multi')]
+    results = {'options': {'models': ['efficientnet_lite0'], 'sizes': [[640, 480]],
+                           'rate': 30.0, 'quick': False, 'repeats': 2},
+               'raw_backend': [{'model': 'efficientnet_lite0', 'precision': 'fp32',
+                                'precision_in_use': 'fp32', 'runs': 200,
+                                'infer_ms': summarize([4.0] * 200)}],
+               'e2e_runs': runs,
+               'memory': {'idle_node': {'rss_mb': 140.0}},
+               'int8': {'efficientnet_lite0': {'exists': False, 'artifact': '/m.int8.onnx',
+                                               'gate_accepted': False, 'reason': 'none'}}}
+    results['summary'] = aggregate.summarize_results(results)
+    return results
+
+
+def test_repeats_pool_and_node_percentiles_average():
+    groups = _results()['summary']['groups']
+    ours = aggregate.find(groups, phase='30hz', kind='ours', precision='fp32')
+    assert ours['runs'] == 2 and ours['latency_ms']['n'] == 100
+    assert ours['latency_ms']['p50'] == pytest.approx(9.0)
+    assert ours['node']['service_ms'] == pytest.approx(6.0)    # sum of the six stages
+    assert ours['node']['handoff_ms'] == pytest.approx(1.0)    # total 7 - service 6
+    execs = [g for g in groups if g['phase'] == 'executor']
+    assert {g['executor'] for g in execs} == {'single', 'multi'}
+
+
+def test_targets_follow_from_the_numbers():
+    targets = {t['target']: t for t in _results()['summary']['targets']}
+    over = targets['node overhead p50 (end to end - raw backend)']
+    assert over['measured'] == pytest.approx(5.0) and over['met'] is False
+    floor = targets['node overhead p50 beyond the DDS floor']
+    assert floor['measured'] == pytest.approx(9.0 - 2.0 - 4.0)
+    ratio = targets['overload p99 latency / service time']
+    assert ratio['measured'] == pytest.approx(12.0 / 6.0) and ratio['met'] is True
+    assert targets['overload drops counted']['met'] is True
+    speed = targets['end to end speed-up over the naive node (p50)']
+    assert speed['measured'] == pytest.approx(20.0 / 9.0, abs=1e-3) and speed['met'] is True
+    assert targets['idle RSS of the configured node (MB)']['met'] is True
+
+
+def test_decomposition_and_jetson_projection():
+    summary = _results()['summary']
+    ours = aggregate.find(summary['groups'], phase='30hz', kind='ours')
+    parts = aggregate.decomposition(ours)
+    assert parts['dds_in_and_dispatch'] == pytest.approx(2.0)   # latency 9 - total 7
+    assert parts['dds_out'] == pytest.approx(0.0)               # e2e p50 9 - latency 9
+    proj = summary['jetson_projection'][0]
+    assert proj['node_work_ms'] == pytest.approx(0.1 + 0.4 + 0.2 + 0.05 + 0.25 + 1.0)
+    assert proj['projected_ms']['x2.5'] == pytest.approx(2.5 * proj['added_here_ms'], abs=0.01)
+
+
+def test_markdown_report_lays_out_every_section(tmp_path):
+    gpu = tmp_path / 'gpu.md'
+    gpu.write_text('# H100\n\n| a | b |\n|---|---|\n| 1 | 2 |\n')
+    md = report.render(_results(), gpu, images=['latency.png'])
+    assert '![latency](latency.png)' in md
+    assert '**no INT8 artefact**' in md
+    assert '## GPU results (merged from docs/gpu_results.md)' in md and '## H100' in md
+    assert '| ours fp32 | efficientnet_lite0 | 640x480 |' in md
+    assert '**not met**' in md and '| met |' in md
+    assert '### The executor alone' in md
+    missing = report.render(_results(), tmp_path / 'absent.md')
+    assert 'was not present' in missing
