@@ -68,7 +68,7 @@ def read_ros_parameters(path: Union[str, Path], node_name: Optional[str] = None)
         raise ValueError(f'config file {path} is not valid YAML: {exc}') from None
     if not isinstance(data, dict):
         raise ValueError(f'config file {path}: expected a mapping of node names')
-    found = {}
+    found: Dict[str, Any] = {}
     _collect(data, '', found)
     if not found:
         raise ValueError(f'config file {path}: no ros__parameters section')

@@ -25,7 +25,7 @@ gate fallback), model and engine hashes.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Tuple
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 
@@ -110,5 +110,5 @@ def parse_values(status: Any) -> Dict[str, str]:
 
 
 def level_of(status: Any) -> int:
-    raw: Optional[bytes] = status.level
+    raw: Any = status.level
     return raw[0] if isinstance(raw, (bytes, bytearray)) else int(raw)

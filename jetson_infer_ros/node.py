@@ -279,7 +279,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
         try:
             cfg = self._read_config()
             cameras = self._plan_cameras(cfg)
-            pipeline = InferencePipeline(cfg, log=lambda m: log.info(m))
+            pipeline = InferencePipeline(cfg, log=lambda m: None if log.info(m) else None)
             pipeline.load()
         except Exception as exc:  # noqa: B902 - whatever failed, stay alive and say why
             log.error(f'configure failed: {_one_line(exc)}')
@@ -538,8 +538,8 @@ class InferenceNode(LifecycleNodeMixin, Node):
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
         snap = self.stats.snapshot()
-        in_rate = self._in_rate.rate(int(snap['received']))
-        out_rate = self._out_rate.rate(int(snap['published']))
+        in_rate = self._in_rate.rate(_count(snap['received']))
+        out_rate = self._out_rate.rate(_count(snap['published']))
         info: Dict[str, Any] = {'state': self._state_label()}
         if self.pipeline is not None:
             info.update(self.pipeline.info())
@@ -567,8 +567,8 @@ class InferenceNode(LifecycleNodeMixin, Node):
         if len(self.cameras) > 1:
             for cam in self.cameras:
                 csnap = cam.stats.snapshot()
-                cin = cam.in_rate.rate(int(csnap['received']))
-                cout = cam.out_rate.rate(int(csnap['published']))
+                cin = cam.in_rate.rate(_count(csnap['received']))
+                cout = cam.out_rate.rate(_count(csnap['published']))
                 clevel, cmsg = diag.evaluate_levels(csnap, cin, cout, thresholds, self._active,
                                                     (cam.transport.warned,)
                                                     if cam.transport.warned else ())
@@ -583,6 +583,10 @@ class InferenceNode(LifecycleNodeMixin, Node):
             return str(self._state_machine.current_state[1])
         except Exception:  # noqa: B902 - diagnostics must never fail
             return 'unknown'
+
+
+def _count(value: Any) -> int:
+    return int(value)
 
 
 def _payload_size(payload: Any) -> int:

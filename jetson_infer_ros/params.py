@@ -306,12 +306,12 @@ def descriptor(param: Param):
                             dynamic_typing=False)
     if param.choices:
         d.additional_constraints = 'one of: ' + ', '.join(param.choices)
-    if param.type == INT and (param.min_value is not None or param.max_value is not None):
-        d.integer_range = [IntegerRange(from_value=int(param.min_value),
-                                        to_value=int(param.max_value), step=0)]
-    if param.type == DOUBLE and (param.min_value is not None or param.max_value is not None):
-        d.floating_point_range = [FloatingPointRange(
-            from_value=float(param.min_value), to_value=float(param.max_value), step=0.0)]
+    lo, hi = param.min_value, param.max_value
+    if param.type == INT and lo is not None and hi is not None:
+        d.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=0)]
+    if param.type == DOUBLE and lo is not None and hi is not None:
+        d.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi),
+                                                     step=0.0)]
     return d
 
 

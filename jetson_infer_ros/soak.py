@@ -33,7 +33,7 @@ import time
 from typing import Any, Dict, List
 
 
-def _proc(pid: int) -> Dict[str, int]:
+def _proc(pid: int) -> Dict[str, Any]:
     rss = 0
     for line in Path(f'/proc/{pid}/status').read_text().splitlines():
         if line.startswith('VmRSS:'):

@@ -82,7 +82,7 @@ class DataSet:
 
     def photos(self) -> List[str]:
         """Return the references of every photo, e.g. ``'opencv-doc/apple.jpg'``."""
-        refs = []
+        refs: List[str] = []
         for source, folder in zip(_SOURCES, (self.opencv_doc, self.scikit_image)):
             refs.extend('%s/%s' % (source, p.name) for p in sorted(folder.iterdir())
                         if p.suffix.lower() in PHOTO_SUFFIXES)
@@ -205,7 +205,7 @@ def _prepare_opencv_doc(log: cache.Log) -> pathlib.Path:
         log('[data] downloading Debian %s (~95 MB) with apt-get' % OPENCV_DOC_PACKAGE)
         with tempfile.TemporaryDirectory(prefix='.download-', dir=root) as work:
             deb = _apt_download(pathlib.Path(work), log)
-            version = cache.run_captured(['dpkg-deb', '-f', deb, 'Version'],
+            version = cache.run_captured(['dpkg-deb', '-f', str(deb), 'Version'],
                                          'dpkg-deb -f %s Version' % deb.name).strip()
             final = _opencv_dir(version)
             cache.sweep_stale(final)
@@ -231,7 +231,7 @@ def _prepare_scikit_image(final: pathlib.Path, log: cache.Log) -> None:
             cache.run_logged([sys.executable, '-m', 'pip', 'download', '--no-deps',
                               '--only-binary=:all:', '--progress-bar', 'off',
                               '--disable-pip-version-check'] + list(_SKIMAGE_WHEEL_TAGS)
-                             + ['-d', work, 'scikit-image==%s' % SCIKIT_IMAGE_VERSION],
+                             + ['-d', str(work), 'scikit-image==%s' % SCIKIT_IMAGE_VERSION],
                              'pip download scikit-image==%s' % SCIKIT_IMAGE_VERSION, log,
                              env=cache.clean_env())
             wheels = sorted(work.glob('scikit_image-*.whl'))

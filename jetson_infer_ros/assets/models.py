@@ -40,7 +40,7 @@ import pathlib
 import shutil
 import tarfile
 import time
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Union
 
 from jetson_infer_ros.assets import cache
 from jetson_infer_ros.assets import data
@@ -81,7 +81,7 @@ class _Recipe:
 
     def key(self) -> str:
         """Name the cache folder by everything that shapes the result."""
-        parts = [(_HERE / self.script).read_bytes(), (_HERE / 'onnx_fold.py').read_bytes(),
+        parts: List[Union[bytes, str]] = [(_HERE / self.script).read_bytes(), (_HERE / 'onnx_fold.py').read_bytes(),
                  toolenv.requirements_file(self.toolenv).read_bytes(),
                  '%s@%s' % (self.source, self.source_version)]
         return '%s-%s-%s' % (self.name, self.source_version, cache.digest(*parts))

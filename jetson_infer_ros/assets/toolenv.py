@@ -106,11 +106,11 @@ def ensure_toolenv(name: str, log: cache.Log = print) -> pathlib.Path:
         log('[toolenv] creating %s (%s, %s) at %s' % (name, req.name, version, final))
         env = cache.clean_env()
         with cache.building(final) as tmp:
-            cache.run_logged([python, '-m', 'venv', tmp],
+            cache.run_logged([python, '-m', 'venv', str(tmp)],
                              'creating the %s venv' % name, log, env=env)
-            cache.run_logged([venv_python(tmp), '-m', 'pip', 'install', '--no-input',
+            cache.run_logged([str(venv_python(tmp)), '-m', 'pip', 'install', '--no-input',
                               '--progress-bar', 'off', '--disable-pip-version-check',
-                              '-r', req],
+                              '-r', str(req)],
                              'installing %s into the tool env' % req.name, log, env=env)
             (tmp / 'toolenv.json').write_text(json.dumps({
                 'name': name, 'python': version, 'interpreter': python,

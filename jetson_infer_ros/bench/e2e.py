@@ -58,12 +58,14 @@ class RunSpec:
     warmup: float = 1.0
     phase: str = '30hz'        # 30hz | overload | executor
     repeat: int = 0
-    executor: str = ''         # relay only: single | multi ('' = single)
+    executor: str = ''         # relay: single | multi; ours: a node_variants spin ('' = main)
+    switch_interval: float = 0.0   # ours with an executor: sys.setswitchinterval, s
 
     @property
     def label(self) -> str:
         prec = f'-{self.precision}' if self.kind == 'ours' else ''
         prec += f'-{self.executor}' if self.executor else ''
+        prec += f'-si{self.switch_interval * 1e3:g}ms' if self.switch_interval else ''
         return (f'{self.phase}-{self.kind}{prec}-{self.model}-{self.size[0]}x{self.size[1]}'
                 f'-r{self.repeat}')
 
@@ -81,8 +83,12 @@ def write_params(spec: RunSpec, path: Path) -> Path:
 def _node_command(spec: RunSpec, work: Path) -> List[str]:
     if spec.kind == 'ours':
         params = write_params(spec, work / f'{spec.label}.params.yaml')
-        return [str(procs.bin_dir() / 'infer_node'), '--autostart', '--ros-args',
-                '--params-file', str(params)]
+        ros_args = ['--ros-args', '--params-file', str(params)]
+        if spec.executor or spec.switch_interval:
+            return [sys.executable, '-m', 'jetson_infer_ros.bench.node_variants',
+                    '--executor', spec.executor or 'multi', '--switch-interval',
+                    str(spec.switch_interval)] + ros_args
+        return [str(procs.bin_dir() / 'infer_node'), '--autostart'] + ros_args
     if spec.kind == 'naive':
         return [sys.executable, '-m', 'jetson_infer_ros.bench.naive_node', '--config',
                 str(spec.config)]

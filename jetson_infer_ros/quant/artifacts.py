@@ -117,6 +117,7 @@ class StagedFiles:
         fd, tmp = tempfile.mkstemp(prefix='.' + final.name + '.', suffix='.tmp',
                                    dir=str(final.parent))
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give what open() would
         self._staged.append((Path(tmp), final))
         return Path(tmp)
 
@@ -149,6 +150,12 @@ class StagedFiles:
 
     def __exit__(self, *exc: object) -> None:
         self.discard()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def describe_files(paths: List[Path]) -> Dict[str, int]:

@@ -37,10 +37,12 @@ class RosClient:
         rclpy.init(args=[], context=self.context)
         self.node = rclpy.create_node(name, context=self.context)
         self.fqn = node_fqn
-        self._change = self.node.create_client(ChangeState, f'{node_fqn}/change_state')
-        self._get = self.node.create_client(GetState, f'{node_fqn}/get_state')
-        self._set_params = self.node.create_client(SetParameters, f'{node_fqn}/set_parameters')
-        self._get_params = self.node.create_client(GetParameters, f'{node_fqn}/get_parameters')
+        self._change: Any = self.node.create_client(ChangeState, f'{node_fqn}/change_state')
+        self._get: Any = self.node.create_client(GetState, f'{node_fqn}/get_state')
+        self._set_params: Any = self.node.create_client(SetParameters,
+                                                        f'{node_fqn}/set_parameters')
+        self._get_params: Any = self.node.create_client(GetParameters,
+                                                        f'{node_fqn}/get_parameters')
 
     def close(self) -> None:
         self.node.destroy_node()

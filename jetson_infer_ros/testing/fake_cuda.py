@@ -121,13 +121,13 @@ class FakeCudaApi(CudaApi):
         del self.hosts[buf.ptr]
 
     def memcpy_htod_async(self, dst: int, src: int, nbytes: int, stream: int) -> None:  # noqa
-        self._enqueue(stream, lambda: ctypes.memmove(dst, src, nbytes))
+        self._enqueue(stream, lambda: _discard(ctypes.memmove(dst, src, nbytes)))
 
     def memcpy_dtoh_async(self, dst: int, src: int, nbytes: int, stream: int) -> None:  # noqa
-        self._enqueue(stream, lambda: ctypes.memmove(dst, src, nbytes))
+        self._enqueue(stream, lambda: _discard(ctypes.memmove(dst, src, nbytes)))
 
     def memset_async(self, dst: int, value: int, nbytes: int, stream: int) -> None:  # noqa
-        self._enqueue(stream, lambda: ctypes.memset(dst, value, nbytes))
+        self._enqueue(stream, lambda: _discard(ctypes.memset(dst, value, nbytes)))
 
     def stream_create(self) -> int:  # noqa: D102
         return self._handle()
@@ -192,3 +192,7 @@ class FakeCudaApi(CudaApi):
             self.launches += 1
             emulate_preprocess(frozen, half)
         self._enqueue(stream, op)
+
+
+def _discard(_result: object) -> None:
+    return None

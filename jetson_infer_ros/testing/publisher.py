@@ -27,7 +27,7 @@ import argparse
 import json
 import sys
 import time
-from typing import List
+from typing import Any, List
 
 import numpy as np
 
@@ -45,10 +45,10 @@ def load_frames(paths: List[str], video: str, count: int, width: int, height: in
             frames.append(img)
         cap.release()
     for p in paths:
-        img = cv2.imread(p, cv2.IMREAD_COLOR)
-        if img is None:
+        still: Any = cv2.imread(p, cv2.IMREAD_COLOR)
+        if still is None:
             raise ValueError(f'unreadable image {p}')
-        frames.append(img)
+        frames.append(still)
     if not frames:
         raise ValueError('no frames to publish')
     if width and height:

@@ -23,7 +23,7 @@ synthetic_onnx`` (the root conftest puts the repository root first on ``sys.path
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def _onnx():
 
 
 def _dims(shape: Sequence[int], dynamic_batch: bool):
-    dims = list(shape)
+    dims: List[Any] = list(shape)
     if dynamic_batch:
         dims[0] = 'N'
     return [d if isinstance(d, str) or d >= 0 else None for d in dims]

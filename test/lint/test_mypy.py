@@ -12,7 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""mypy over the package (the TensorRT backend is checked against tensorrt-stubs)."""
+"""
+mypy over the package.
+
+The TensorRT backend is checked on its own against (repaired) tensorrt-stubs by
+test/backends/trt_backend/test_mypy_tensorrt.py: the stubs as published do not parse.
+"""
 
 from pathlib import Path
 import subprocess
@@ -28,6 +33,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_mypy():
     proc = subprocess.run(
         [sys.executable, '-m', 'mypy', '--config-file', str(ROOT / 'test' / 'lint' / 'mypy.ini'),
-         str(ROOT / 'jetson_infer_ros')],
+         '--exclude', 'jetson_infer_ros/backends/tensorrt/', str(ROOT / 'jetson_infer_ros')],
         cwd=str(ROOT), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
