@@ -101,3 +101,21 @@ def test_live_parameter_change_and_rejections(node_runner, client, processes):
     engine = client.set_parameter('model_path', '/tmp/other.onnx')
     assert not engine.successful and 'unconfigured' in engine.reason
     assert client.get_parameter('model_path') == 'nanodet'
+
+
+def test_backend_tensorrt_without_tensorrt_fails_configure_clearly(node_runner, client,
+                                                                    processes):
+    node = node_runner('infer.yaml', {'backend': 'tensorrt'}, autostart=False)
+    client.wait_for_node()
+    assert not client.transition('configure')
+    assert client.get_state() == 'unconfigured' and node.poll() is None
+    lines = [ln for ln in processes.output(node).splitlines() if 'configure failed' in ln]
+    assert len(lines) == 1 and 'tensorrt' in lines[0].lower(), lines
+
+
+def test_backend_auto_falls_back_to_onnxruntime_with_one_line(node_runner, client, processes):
+    node = node_runner('infer.yaml', {'backend': 'auto'}, autostart=False)
+    client.wait_for_node()
+    assert client.transition('configure')
+    lines = [ln for ln in processes.output(node).splitlines() if 'TensorRT unavailable' in ln]
+    assert len(lines) == 1 and 'ONNX Runtime' in lines[0], processes.output(node)
