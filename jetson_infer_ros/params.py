@@ -114,6 +114,9 @@ PARAMETERS: Tuple[Param, ...] = (
           group='backend'),
     Param('use_cuda_graph', BOOL, False, 'Capture the TensorRT enqueue as a CUDA graph.',
           group='backend'),
+    Param('gpu_preprocess', BOOL, True,
+          'TensorRT: resize/normalise on the GPU straight into the engine input (fused CUDA '
+          'kernel); the CPU path is used otherwise.', group='backend'),
     # --- input -------------------------------------------------------------------------
     Param('image_topics', STRING_ARRAY, ['image'],
           'Camera topics this node serves with one engine; outputs go under each '

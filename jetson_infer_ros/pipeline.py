@@ -90,6 +90,8 @@ class InferencePipeline:
         self._pre: List[Any] = []
         self._post: Any = None
         self._buffer: Optional[np.ndarray] = None
+        self._gpu: List[Any] = []
+        self._norm: Any = None
         self._model_file = ''
 
     # ------------------------------------------------------------------ life cycle
@@ -131,13 +133,31 @@ class InferencePipeline:
             raise ValueError(f'backend input buffer {tuple(self._buffer.shape)} does not match '
                              f'the model input {expected}')
         self._pre = [Preprocessor(self.spec.preprocess) for _ in range(self.backend.max_batch)]
+        self._setup_gpu_preprocess()
         if self.spec.task == 'detection':
             from jetson_infer_ros.postprocess.decoders import postprocessor_for_spec
             self._post = postprocessor_for_spec(self.spec)
         self._model_file = model_file
         self.precision_in_use = precision
 
+    def _setup_gpu_preprocess(self) -> None:
+        """Use the fused CUDA kernel when the backend exposes its device input buffer."""
+        backend, spec = self.backend, self.spec.preprocess
+        if not (self.cfg.gpu_preprocess and hasattr(backend, 'input_device_pointer')
+                and spec.layout == 'NCHW'):
+            return
+        from jetson_infer_ros.gpu.preprocess_kernel import GpuPreprocessor, Normalization
+        half = spec.dtype == 'float16'
+        # one per batch row: a preprocessor's staging buffer is reused at its next run
+        self._gpu = [GpuPreprocessor(backend.cuda_api, half=half)
+                     for _ in range(backend.max_batch)]
+        self._norm = Normalization(tuple(spec.mean), tuple(spec.std), spec.pad_value)
+        self._log('preprocessing on the GPU (fused resize + normalise kernel)')
+
     def release(self) -> None:
+        for gpu in self._gpu:
+            gpu.close()
+        self._gpu = []
         if self.backend is not None:
             self.backend.release()
         self.backend = None
@@ -164,7 +184,7 @@ class InferencePipeline:
         if decision.accepted:
             return decision.model_file, 'int8'
         self.notes.append(decision.reason)
-        return model_file, decision.fallback_precision
+        return decision.model_file, decision.fallback_precision   # FP32 file on refusal
 
     # ------------------------------------------------------------------ live changes
     def update_runtime(self, cfg: InferConfig) -> None:
@@ -204,12 +224,34 @@ class InferencePipeline:
         buf = self._buffer
         assert buf is not None
         timer = timer or _NullTimer()
+        if self._gpu and all(p.array.dtype == np.uint8 for p in pictures):
+            return self._run_on_gpu(pictures, timer)
         transforms = []
         with timer('preprocess'):
             for i, pic in enumerate(pictures):
                 transforms.append(self._pre[i].run(pic, buf[i]))
         with timer('infer'):
             outputs = self.backend.infer(n)
+        with timer('postprocess'):
+            return self._postprocess(outputs, transforms)
+
+    def _run_on_gpu(self, pictures: Sequence[Picture], timer: Any) -> List[FrameResult]:
+        from jetson_infer_ros.gpu.preprocess_kernel import from_preprocess_geometry
+        from jetson_infer_ros.preprocess import plan_geometry
+        spec, backend = self.spec.preprocess, self.backend
+        transforms = []
+        with timer('preprocess'):
+            for i, pic in enumerate(pictures):
+                h, w = pic.array.shape[:2]
+                geometry = plan_geometry(spec, w, h)
+                self._gpu[i].run(pic.array, _GPU_ENCODINGS[pic.color],
+                                 backend.input_device_pointer(i),
+                                 from_preprocess_geometry(geometry, spec.width, spec.height),
+                                 self._norm, network_order=spec.color,
+                                 stream=backend.cuda_stream)
+                transforms.append(geometry.transform)
+        with timer('infer'):
+            outputs = backend.infer_from_device(len(pictures))
         with timer('postprocess'):
             return self._postprocess(outputs, transforms)
 
@@ -242,6 +284,10 @@ class InferencePipeline:
         if self.notes:
             info['notes'] = '; '.join(self.notes)
         return info
+
+
+_GPU_ENCODINGS = {'rgb': 'rgb8', 'bgr': 'bgr8', 'rgba': 'rgba8', 'bgra': 'bgra8',
+                  'mono': 'mono8'}
 
 
 class _NullTimer:

@@ -166,6 +166,18 @@ class TensorRTBackend(Backend):
             raise BackendError('tensorrt: input_buffer() called before load()')
         return self._input.array
 
+    @property
+    def cuda_api(self) -> 'CudaApi':
+        """The CUDA binding this engine runs on (GPU preprocessing shares it)."""
+        if self._api is None:
+            raise BackendError('tensorrt: cuda_api read before load()')
+        return self._api
+
+    @property
+    def cuda_stream(self) -> int:
+        """The engine's stream: GPU preprocessing enqueues on it, so no extra sync."""
+        return self._stream
+
     def input_device_pointer(self, index: int = 0) -> int:
         """Device address of batch row ``index`` of the input (for GPU preprocessing)."""
         if self._input is None:
