@@ -38,11 +38,13 @@ Lifecycle (driven by a lifecycle manager or the launch file's autostart):
 
 from __future__ import annotations
 
+import collections
 import sys
 import threading
 import time
 from typing import Any, Dict, List, Optional
 
+import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -122,41 +124,46 @@ class TransportWatch:
     Notices input starving in the middleware and says why, once.
 
     Two signals: DDS reports lost samples (a best-effort reader seeing sequence gaps),
-    and header stamps reveal the camera's own rate, so a receive rate far below it means
-    frames vanish on the way. Both point at large samples over Fast DDS's default 512 KB
-    shared-memory segment when the frames are bigger than that.
+    and header stamps reveal the camera's own rate (the 10th percentile of the gaps
+    between received stamps, robust to a bursty publisher), so a receive rate far below
+    it, in two checks in a row, means frames vanish on the way. Both point at large
+    samples over Fast DDS's default 512 KB shared-memory segment when the frames are
+    bigger than that.
     """
 
     def __init__(self) -> None:
         self.lost = 0
         self.received = 0
         self.bytes_last = 0
-        self._min_dt_ns: Optional[int] = None
+        self._gaps: collections.deque = collections.deque(maxlen=256)
         self._last_stamp_ns: Optional[int] = None
-        self._first_rx: Optional[float] = None
+        self._window = (0.0, 0, 0)     # (time, received, lost) at the last check
+        self._suspect = False
         self.warned = ''
 
     def on_frame(self, stamp_ns: int, nbytes: int) -> None:
         self.received += 1
         self.bytes_last = nbytes
-        if self._first_rx is None:
-            self._first_rx = time.monotonic()
         if self._last_stamp_ns is not None and stamp_ns > self._last_stamp_ns:
-            dt = stamp_ns - self._last_stamp_ns
-            if self._min_dt_ns is None or dt < self._min_dt_ns:
-                self._min_dt_ns = dt
+            self._gaps.append(stamp_ns - self._last_stamp_ns)
         self._last_stamp_ns = stamp_ns
 
     def diagnosis(self, now: float) -> str:
         """One line naming the likely cause, once enough evidence is in; else ''."""
-        if self.warned or self._first_rx is None or now - self._first_rx < 3.0:
+        t0, rx0, lost0 = self._window
+        if self.warned or now - t0 < 3.0:
             return ''
-        elapsed = now - self._first_rx
-        rx_rate = self.received / elapsed
-        cam_rate = 1e9 / self._min_dt_ns if self._min_dt_ns else 0.0
-        lost_share = self.lost / max(1, self.lost + self.received)
-        starving = lost_share > 0.2 or (cam_rate > 0 and rx_rate < 0.5 * cam_rate)
-        if not starving:
+        self._window = (now, self.received, self.lost)
+        if t0 == 0.0 or self.received == rx0 and self.lost == lost0:
+            self._suspect = False
+            return ''
+        rx_rate = (self.received - rx0) / (now - t0)
+        lost = self.lost - lost0
+        cam_rate = 1e9 / float(np.percentile(self._gaps, 10)) if len(self._gaps) >= 5 else 0.0
+        lost_share = lost / max(1, lost + self.received - rx0)
+        starving = lost_share > 0.2 or (cam_rate > 0 and rx_rate < 0.3 * cam_rate)
+        confirmed, self._suspect = starving and self._suspect, starving
+        if not confirmed:
             return ''
         cause = ''
         if self.bytes_last > DEFAULT_SHM_SEGMENT:
@@ -165,7 +172,7 @@ class TransportWatch:
                      'the shipped large-data profile (launch dds_profile:=true, or '
                      'FASTDDS_DEFAULT_PROFILES_FILE=<share>/config/fastdds_large_data.xml)')
         self.warned = (f'input starving: {rx_rate:.1f} Hz received, camera stamps show '
-                       f'~{cam_rate:.1f} Hz, {self.lost} samples reported lost{cause}')
+                       f'~{cam_rate:.1f} Hz, {lost} samples reported lost{cause}')
         return self.warned
 
 

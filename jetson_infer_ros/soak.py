@@ -68,11 +68,14 @@ def run_soak(config: str, duration: float, warmup: float, rate: float, out_dir: 
             time.sleep(interval)
             if node.poll() is not None:
                 raise RuntimeError(f'the node exited with {node.returncode}')
+            if pub.poll() is not None:
+                raise RuntimeError(f'the camera publisher exited with {pub.returncode}')
             s = _proc(node.pid)
             s['t'] = round(time.monotonic() - t0, 1)
+            s['frames_received'] = int(_last_diag(diag_file).get('frames_received', 0))
             samples.append(s)
             log(f'soak t={s["t"]:.0f}s rss={s["rss_kb"] / 1024:.1f} MB fds={s["fds"]} '
-                f'threads={s["threads"]}')
+                f'threads={s["threads"]} received={s["frames_received"]}')
     finally:
         for p in (pub, listener, node):
             if p.poll() is None:
@@ -96,6 +99,8 @@ def run_soak(config: str, duration: float, warmup: float, rate: float, out_dir: 
         'threads_min_max': [min(s['threads'] for s in after), max(s['threads'] for s in after)]
         if after else None,
         'node_counters': last_diag,
+        'input_rate_hz': (after[-1]['frames_received'] - after[0]['frames_received'])
+        / (after[-1]['t'] - after[0]['t']) if len(after) > 1 else None,
     }
     (out_dir / 'soak.json').write_text(json.dumps(report, indent=2))
     return report
@@ -104,9 +109,12 @@ def run_soak(config: str, duration: float, warmup: float, rate: float, out_dir: 
 def _last_diag(path: Path) -> Dict[str, str]:
     if not path.exists():
         return {}
-    lines = path.read_text().splitlines()
-    if not lines:
-        return {}
-    values = json.loads(lines[-1])['status'][0]['values']
+    values: Dict[str, str] = {}
+    for line in reversed(path.read_text().splitlines()):
+        try:
+            values = json.loads(line)['status'][0]['values']
+            break
+        except (ValueError, KeyError, IndexError):
+            continue      # a line still being written
     return {k: v for k, v in values.items() if k.startswith(('frames_', 'dropped.', 'latency',
                                                              'total'))}

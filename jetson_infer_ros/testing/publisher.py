@@ -73,6 +73,7 @@ def stream_video(args) -> int:
     cap = cv2.VideoCapture(args.video)
     if not cap.isOpened():
         raise ValueError(f'cannot open video {args.video}')
+    loops = 0
     period = 1.0 / args.rate
     t_next = time.perf_counter()
     sent = 0
@@ -80,7 +81,12 @@ def stream_video(args) -> int:
         while rclpy.ok() and (args.count <= 0 or sent < args.count):
             ok, img = cap.read()
             if not ok:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                # reopen rather than seek: seeking back was seen to stall some backends
+                cap.release()
+                cap = cv2.VideoCapture(args.video)
+                loops += 1
+                if not cap.isOpened() or loops > 1_000_000:
+                    raise ValueError(f'cannot reopen video {args.video}')
                 continue
             msg = picture_to_msg(img, 'bgr8')
             msg.header.frame_id = args.frame_id
