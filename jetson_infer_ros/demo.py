@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`make demo`: the node on real footage, end to end, showing what a person wants to see.
+"""
+`make demo`: the node on real footage, end to end, showing what a person wants to see.
 
 Prepares what it needs (the default model, the data, the bag), starts the node with
 the given config as its own process, replays the street video (detection) or the
@@ -298,7 +299,7 @@ class _Listener:
         name = (self.photos[frame] if self.photos and 0 <= frame < len(self.photos)
                 else f'frame {frame + 1}')
         if n is not None and (n % self.every == 0 or n == self.total) and rows:
-            self.log(f'[demo] {frame + 1:3d}/{self.total} {name}: {self._name(rows[0][0])} '
+            self.log(f'[demo] {frame + 1:3d}/{self.total} {name}: {self._name(int(rows[0][0]))} '
                      f'({rows[0][1]:.2f})')
 
     def _on_diagnostics(self, msg: Any) -> None:
@@ -361,8 +362,8 @@ def _summarize(opt: DemoOptions, cfg: Any, bag_path: Path, topic: str,
         'bag': str(bag_path), 'topic': topic, 'rate': opt.rate,
         'frames_sent': len(inputs), 'frames_answered': len(answered),
         'replay_seconds': round(wall, 2),
-        'node': {k: diag[k] for k in diag if k.startswith(('frames_', 'dropped', 'input_rate',
-                                                             'output_rate'))},
+        'node': {k: v for k, v in diag.items()
+                 if k.startswith(('frames_', 'dropped', 'input_rate', 'output_rate'))},
         'latency_ms': stage_latencies(diag),
     }
     dropped = {k.split('.', 1)[1]: int(float(v)) for k, v in diag.items()
@@ -371,8 +372,8 @@ def _summarize(opt: DemoOptions, cfg: Any, bag_path: Path, topic: str,
                           'by_reason': dropped,
                           'total_reported': int(float(diag.get('frames_dropped', '0') or 0))}
     if cfg.task == 'detection':
-        counts: Dict[str, int] = collections.Counter()
-        frames_with: Dict[str, int] = collections.Counter()
+        counts: 'collections.Counter[str]' = collections.Counter()
+        frames_with: 'collections.Counter[str]' = collections.Counter()
         for stamp in answered:
             rows = answers.outputs[stamp]
             for r in rows:
@@ -439,7 +440,7 @@ def write_contact_sheet(bag_path: Path, topic: str, inputs: Sequence[Tuple[int, 
     from jetson_infer_ros.bags.reader import decode_image, open_bag
     from jetson_infer_ros.messages import draw_detections
     answered = [i for i, (s, _f) in enumerate(inputs) if s in outputs]
-    chosen = set(answered[k] for k in _pick(len(answered), tiles))
+    chosen = {answered[k] for k in _pick(len(answered), tiles)}
     images: List[np.ndarray] = []
     with open_bag(bag_path) as bag:
         for i, (_t, msgtype, _ns, raw) in enumerate(bag.messages([topic], len(inputs))):

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""One value that says how to run a model correctly, checked against the model itself.
+"""
+One value that says how to run a model correctly, checked against the model itself.
 
 Wrong preprocessing or a wrong label file does not crash: it silently gives bad answers.
 So whatever can be read from the ONNX file (input name, layout, size, dtype, dynamic
@@ -48,7 +49,8 @@ class ModelSpecError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """Everything needed to run one model: input tensor, preprocessing, decoding, labels.
+    """
+    Everything needed to run one model: input tensor, preprocessing, decoding, labels.
 
     ``input_shape`` is the model's declared shape (-1 for dynamic dimensions);
     ``preprocess`` holds the concrete size used. ``outputs`` are the model's outputs as
@@ -177,7 +179,8 @@ def _inspect_with_ort(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
 
 
 def inspect_onnx(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
-    """Read the graph inputs (initializers excluded) and outputs of an ONNX file.
+    """
+    Read the graph inputs (initializers excluded) and outputs of an ONNX file.
 
     Reads only the graph description (``load_external_data=False``), so a model with
     gigabytes of external weights inspects in milliseconds. Falls back to an ONNX Runtime
@@ -296,7 +299,8 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
                      decoder_options: Optional[Mapping[str, Any]] = None,
                      score_threshold: float = 0.35, nms_iou_threshold: float = 0.5,
                      max_detections: int = 100, top_k: int = 5) -> ModelSpec:
-    """Read the ONNX model, fill in what it declares, and check the rest against it.
+    """
+    Read the ONNX model, fill in what it declares, and check the rest against it.
 
     ``input_size`` (int or (width, height)) is needed only for a model with dynamic
     spatial dimensions; ``resize`` defaults to ``center_crop`` for classification and

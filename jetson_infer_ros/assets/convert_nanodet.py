@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Convert NanoDet (COCO-80, a TF.js graph from npm) to ONNX, and record how to run it.
+"""
+Convert NanoDet (COCO-80, a TF.js graph from npm) to ONNX, and record how to run it.
 
 Runs inside the ``convert_tfjs`` tool env only (it imports tensorflow and tf2onnx at
 top level); the package never imports it. ``assets/models.py`` runs it with an empty

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Real pictures for tests, calibration and demos, fetched from package registries.
+"""
+Real pictures for tests, calibration and demos, fetched from package registries.
 
 Synthetic images prove little about a vision model. Two registry packages ship real
 ones: Debian's ``opencv-doc`` (about 30 photos and ``vtest.avi``, 795 frames of a street
@@ -121,7 +122,8 @@ def _find_opencv_dir() -> Optional[pathlib.Path]:
 
 
 def cached_data() -> DataSet:
-    """Return the prepared data set without fetching anything.
+    """
+    Return the prepared data set without fetching anything.
 
     Raises :class:`DataNotPreparedError` telling the user what to run if it is missing.
     """
@@ -167,7 +169,8 @@ def _apt_download(workdir: pathlib.Path, log: cache.Log) -> pathlib.Path:
 
 
 def _extract_deb_pictures(deb: pathlib.Path, out: pathlib.Path) -> int:
-    """Unpack only the top-level pictures and videos of examples/data; return the count.
+    """
+    Unpack only the top-level pictures and videos of examples/data; return the count.
 
     Same files as ``dpkg -x``, without writing the other 200 MB of documentation.
     """
@@ -255,7 +258,8 @@ def _write_source(folder: pathlib.Path, facts: dict) -> None:
 
 
 def video_frames(path: pathlib.Path, indices: Sequence[int]) -> List['np.ndarray']:
-    """Return the frames at ``indices`` (0-based) as HxWx3 uint8 BGR arrays, in that order.
+    """
+    Return the frames at ``indices`` (0-based) as HxWx3 uint8 BGR arrays, in that order.
 
     Frames are decoded in sequence rather than by seeking, which is exact for every
     codec (seeking lands on key frames for some).

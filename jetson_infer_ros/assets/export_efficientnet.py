@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Export EfficientNet-Lite0 (ImageNet-1k) from PyTorch to ONNX, and prove the copy.
+"""
+Export EfficientNet-Lite0 (ImageNet-1k) from PyTorch to ONNX, and prove the copy.
 
 Runs inside the ``export_torch`` tool env only (it imports torch at top level); the
 package never imports it. ``assets/models.py`` runs it with an empty output folder and

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The default models, made reproducibly from registry packages and cached by recipe.
+"""
+The default models, made reproducibly from registry packages and cached by recipe.
 
 No model file lives in the repository and nothing is fetched from a model hub. Each
 default model is rebuilt from pinned registry packages by a converter script running in
@@ -81,9 +82,10 @@ class _Recipe:
 
     def key(self) -> str:
         """Name the cache folder by everything that shapes the result."""
-        parts: List[Union[bytes, str]] = [(_HERE / self.script).read_bytes(), (_HERE / 'onnx_fold.py').read_bytes(),
-                 toolenv.requirements_file(self.toolenv).read_bytes(),
-                 '%s@%s' % (self.source, self.source_version)]
+        parts: List[Union[bytes, str]] = [
+            (_HERE / self.script).read_bytes(), (_HERE / 'onnx_fold.py').read_bytes(),
+            toolenv.requirements_file(self.toolenv).read_bytes(),
+            '%s@%s' % (self.source, self.source_version)]
         return '%s-%s-%s' % (self.name, self.source_version, cache.digest(*parts))
 
 
@@ -202,7 +204,8 @@ def _is_complete(folder: pathlib.Path) -> bool:
 
 
 def model_path(name: str) -> pathlib.Path:
-    """Return the prepared ``model.onnx`` of ``name``.
+    """
+    Return the prepared ``model.onnx`` of ``name``.
 
     Raises :class:`ModelNotPreparedError` (saying to run ``jetson-infer models``) if it is
     not in the cache, and :class:`UnknownModelError` for a name that is not a default.
@@ -221,7 +224,8 @@ def model_meta(name: str) -> dict:
 
 def prepare_models(names: Optional[Iterable[str]] = None,
                    log: cache.Log = print) -> Dict[str, pathlib.Path]:
-    """Make sure each named model (default: all) is in the cache; return their paths.
+    """
+    Make sure each named model (default: all) is in the cache; return their paths.
 
     Idempotent: a prepared model costs two ``stat`` calls. A cold one downloads its
     source, builds its tool env if needed and converts it; a failure raises

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Constant folding for exported ONNX graphs, shared by the tool-env export scripts.
+"""
+Constant folding for exported ONNX graphs, shared by the tool-env export scripts.
 
 Exporters leave subgraphs that compute fixed values at run time: torch's legacy
 exporter spells each static ``ZeroPad2d`` as a dozen nodes ending in a reversing Slice,
@@ -34,7 +35,8 @@ _NONDETERMINISTIC = frozenset((
 
 
 def fold_constants(proto: Any) -> int:
-    """Replace each node whose inputs are all constant by an initializer; return how many.
+    """
+    Replace each node whose inputs are all constant by an initializer; return how many.
 
     ``proto`` is an ``onnx.ModelProto`` whose nodes are in topological order (as every
     exporter writes them). It is changed in place; unused initializers are dropped.

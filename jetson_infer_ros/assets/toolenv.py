@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Throwaway Python environments for the one-off tools that make the default models.
+"""
+Throwaway Python environments for the one-off tools that make the default models.
 
 Exporting and converting models needs torch, TensorFlow and tf2onnx: gigabytes the
 node never imports. They go into their own virtual environments, one per pinned
@@ -88,7 +89,8 @@ def venv_python(env_dir: pathlib.Path) -> pathlib.Path:
 
 
 def ensure_toolenv(name: str, log: cache.Log = print) -> pathlib.Path:
-    """Return the Python of tool env ``name``, creating it on first use.
+    """
+    Return the Python of tool env ``name``, creating it on first use.
 
     Raises :class:`~jetson_infer_ros.assets.cache.AssetError` with one line naming the
     step that failed (no interpreter, no network, a pin that no index serves).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Pick the inference backend by name, so callers never import TensorRT themselves.
+"""
+Pick the inference backend by name, so callers never import TensorRT themselves.
 
 The same launch file runs on a Jetson (TensorRT) and on a laptop or CI (ONNX Runtime):
 ``backend: auto`` tries TensorRT and falls back to the CPU with exactly one log line that
@@ -91,7 +92,8 @@ def _build(cls, model_path: str, options: BackendOptions, load: bool) -> Backend
 
 def create_backend(kind: str, model_path: str, options: Optional[BackendOptions] = None,
                    log: Any = None, load: bool = False) -> Backend:
-    """Create a backend of ``kind`` ('auto', 'tensorrt', 'onnxruntime') for ``model_path``.
+    """
+    Create a backend of ``kind`` ('auto', 'tensorrt', 'onnxruntime') for ``model_path``.
 
     ``auto`` prefers TensorRT and, when it is unavailable here (BackendUnavailable: not
     installed, no CUDA), logs one line with the reason and returns ONNX Runtime; other

@@ -110,16 +110,16 @@ class Backend(abc.ABC):
     @property
     @abc.abstractmethod
     def input_spec(self) -> TensorSpec:
-        """The single image input (batch dimension first)."""
+        """Describe the single image input (batch dimension first)."""
 
     @property
     @abc.abstractmethod
     def output_specs(self) -> List[TensorSpec]:
-        """All outputs, in model order."""
+        """Describe all outputs, in model order."""
 
     @property
     def max_batch(self) -> int:
-        """The largest batch infer() accepts."""
+        """Return the largest batch infer() accepts."""
         return self.options.max_batch
 
     # -- running -------------------------------------------------------------------
@@ -136,7 +136,7 @@ class Backend(abc.ABC):
         return self._infer_impl(batch)
 
     def info(self) -> Dict[str, str]:
-        """What diagnostics report: backend, device, precision in use, model/engine hash."""
+        """Describe for diagnostics: backend, device, precision in use, model/engine hash."""
         return {'backend': self.name, 'precision': self.options.precision}
 
     # -- for subclasses ------------------------------------------------------------

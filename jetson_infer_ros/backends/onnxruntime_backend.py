@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The CPU backend: ONNX Runtime, tuned for one frame at a time on a small robot computer.
+"""
+The CPU backend: ONNX Runtime, tuned for one frame at a time on a small robot computer.
 
 It is the fallback wherever TensorRT is missing (a laptop, CI, a Jetson before its engine
 is built), so it must be correct first and lean second. Lean means no allocation per
@@ -109,7 +110,8 @@ def _dims(shape: Any) -> Tuple[int, ...]:
 
 
 class OnnxRuntimeBackend(Backend):
-    """ONNX Runtime on the CPU execution provider, with preallocated IO-bound buffers.
+    """
+    ONNX Runtime on the CPU execution provider, with preallocated IO-bound buffers.
 
     ``options.extra`` keys read here: ``allow_spinning`` (bool, default False, see the
     module docstring) and ``input_shape`` (the per-item shape, e.g. ``(3, 320, 320)``,
@@ -223,7 +225,8 @@ class OnnxRuntimeBackend(Backend):
         self._input = TensorSpec(meta.name, (shape[0],) + item, np.dtype(dtype))
 
     def _setup_outputs(self, session) -> None:
-        """Find each output's concrete shape with warm-up runs, then preallocate it.
+        """
+        Find each output's concrete shape with warm-up runs, then preallocate it.
 
         An output is preallocated when it is batch-major (first dimension = rows run) and
         its other dimensions do not change between a full and a single-item run;

@@ -32,10 +32,14 @@ SUBCOMMANDS = {
     'models': ('jetson_infer_ros.cli.models_cmd', 'prepare the default models (cached)'),
     'data': ('jetson_infer_ros.cli.data_cmd', 'prepare the real test images and video (cached)'),
     'predict': ('jetson_infer_ros.cli.predict_cmd', 'run a model on images, print JSON'),
+    'calibrate': ('jetson_infer_ros.cli.calibrate_cmd', 'INT8 calibration: write Q/DQ models'),
+    'evaluate': ('jetson_infer_ros.cli.evaluate_cmd', 'INT8 vs FP32 on the same frames'),
     'soak': ('jetson_infer_ros.cli.soak_cmd', 'run the node for a long time, watch for leaks'),
     'replay': ('jetson_infer_ros.cli.replay_cmd', 'play a bag: recorded timing, QoS, /clock'),
     'record': ('jetson_infer_ros.cli.record_cmd', 'record topics into a rosbag2 MCAP bag'),
     'regress': ('jetson_infer_ros.cli.regress_cmd', 'bag through the node vs golden answers'),
+    'demo': ('jetson_infer_ros.cli.demo_cmd', 'the node on the street video, end to end'),
+    'bags': ('jetson_infer_ros.cli.bags_cmd', 'make the standard test bags (cached)'),
     'bench': ('jetson_infer_ros.cli.bench_cmd', 'benchmarks: where the milliseconds go '
               '(JSON, markdown, plots)'),
 }

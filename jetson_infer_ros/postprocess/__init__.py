@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Postprocessing: raw output tensors in, classes or source-pixel boxes out.
+"""
+Postprocessing: raw output tensors in, classes or source-pixel boxes out.
 
 Split by job (``classify``, ``decoders``, ``nms``, ``results``) so that each piece is
 testable against an independent reference; this package only re-exports the names the

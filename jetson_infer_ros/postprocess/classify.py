@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Turn a classifier's output tensor into the top-k classes with meaningful scores.
+"""
+Turn a classifier's output tensor into the top-k classes with meaningful scores.
 
 Classifiers disagree on whether the graph ends in a softmax: some export logits, some
 probabilities. Publishing logits as scores would make a score threshold meaningless, and
@@ -41,7 +42,8 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def looks_like_probabilities(scores: np.ndarray, tolerance: float = 1e-2) -> bool:
-    """Tell whether every row is in [0, 1] and sums to 1 within ``tolerance``.
+    """
+    Tell whether every row is in [0, 1] and sums to 1 within ``tolerance``.
 
     The tolerance is loose enough for FP16 outputs (a 1000-way softmax in half precision
     sums to 1 only within a few thousandths) and far too tight for logits to pass.
@@ -55,7 +57,8 @@ def looks_like_probabilities(scores: np.ndarray, tolerance: float = 1e-2) -> boo
 
 
 def as_rows(output: np.ndarray) -> np.ndarray:
-    """View a classifier output as (batch, classes).
+    """
+    View a classifier output as (batch, classes).
 
     Accepts (C,), (B, C) and (B, C, 1, 1) (convolutional heads without a flatten).
     """
@@ -122,7 +125,8 @@ def top_k(output: np.ndarray, k: int,
 
 
 def classify(outputs: Mapping[str, np.ndarray], spec: Any) -> List[List[ClassScore]]:
-    """Return the top-k classes of each batch item for a classification ``ModelSpec``.
+    """
+    Return the top-k classes of each batch item for a classification ``ModelSpec``.
 
     Uses the spec's ``top_k`` and its ``apply_softmax`` decoder option (default 'auto');
     with several outputs, the first of ``spec.outputs`` shaped like class scores is used.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Turn a detector's raw output tensors into boxes, one decoder per output convention.
+"""
+Turn a detector's raw output tensors into boxes, one decoder per output convention.
 
 Detector families disagree on everything after the last convolution: NanoDet predicts
 per-level class maps and distance distributions, YOLOv5 an objectness times class score
@@ -87,7 +88,8 @@ def _dim_ok(actual: int, expected: Optional[int]) -> bool:
 
 
 class Decoder(abc.ABC):
-    """One detector output convention, bound to a network input size.
+    """
+    One detector output convention, bound to a network input size.
 
     ``input_hw`` is the network input (height, width) in pixels; ``num_classes`` comes
     from the label list when known (it resolves layouts that are otherwise ambiguous and
@@ -121,7 +123,8 @@ class Decoder(abc.ABC):
 
     # -- binding ----------------------------------------------------------------------
     def bind(self, shapes: Any) -> Optional[int]:
-        """Resolve outputs from ``{name: shape}`` (or TensorSpecs); return the class count.
+        """
+        Resolve outputs from ``{name: shape}`` (or TensorSpecs); return the class count.
 
         Dynamic dimensions (-1) are accepted where they can be; binding then completes on
         the first ``decode()``. Returns None when the class count cannot be known yet.
@@ -207,14 +210,16 @@ class Decoder(abc.ABC):
     @abc.abstractmethod
     def decode(self, outputs: Mapping[str, np.ndarray], index: int,
                score_threshold: float) -> Decoded:
-        """Return boxes (N, 4) xyxy float32 in network pixels, scores (N,), class ids (N,).
+        """
+        Return boxes (N, 4) xyxy float32 in network pixels, scores (N,), class ids (N,).
 
         Only candidates with score > ``score_threshold`` are returned, not yet NMS'd.
         """
 
     def _select(self, cls: np.ndarray, score_threshold: float,
                 scale: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Pick rows, class ids and scores above the threshold from an (N, C) score matrix.
+        """
+        Pick rows, class ids and scores above the threshold from an (N, C) score matrix.
 
         ``scale`` (N,) multiplies the class scores first (YOLOv5 objectness). With the
         ``multi_label`` option every (row, class) pair above the threshold is a candidate,
@@ -233,7 +238,8 @@ class Decoder(abc.ABC):
 
 
 class NanoDetDecoder(Decoder):
-    """NanoDet: per stride level a class map (HW, C) and a box map (HW, 4 x bins).
+    """
+    NanoDet: per stride level a class map (HW, C) and a box map (HW, 4 x bins).
 
     Box channels are four sides (left, top, right, bottom) times ``bins`` logits; the
     distance is the softmax expectation over bins times the stride, measured from the
@@ -527,7 +533,8 @@ class _YoloBase(Decoder):
 
 
 class YoloV5Decoder(_YoloBase):
-    """YOLOv5 (and v7-style) ``[B, N, 5 + C]``: cx, cy, w, h, objectness, class scores.
+    """
+    YOLOv5 (and v7-style) ``[B, N, 5 + C]``: cx, cy, w, h, objectness, class scores.
 
     The score of a class is objectness times the class score. Options: ``output`` (name,
     default the only 3-D output), ``normalized`` (boxes in 0..1 of the input size),
@@ -572,7 +579,8 @@ class YoloV5Decoder(_YoloBase):
 
 
 class YoloV8Decoder(_YoloBase):
-    """YOLOv8 / YOLO11 ``[B, 4 + C, N]`` (cx, cy, w, h, class scores; no objectness).
+    """
+    YOLOv8 / YOLO11 ``[B, 4 + C, N]`` (cx, cy, w, h, class scores; no objectness).
 
     Also accepts the transposed ``[B, N, 4 + C]``: ``transposed`` forces the layout;
     otherwise the dimension equal to ``4 + len(labels)`` is the channel one, with
@@ -648,7 +656,8 @@ class YoloV8Decoder(_YoloBase):
 
 
 class SsdDecoder(Decoder):
-    """SSD-style exports with decoded boxes: ``boxes [B, N, 4]`` and ``scores [B, N, C]``.
+    """
+    SSD-style exports with decoded boxes: ``boxes [B, N, 4]`` and ``scores [B, N, C]``.
 
     Options: ``boxes`` / ``scores`` (output names; default: the output whose last
     dimension is 4 is the boxes), ``normalized`` (default True: boxes in 0..1 of the
@@ -763,7 +772,8 @@ def make_decoder(name: str, input_hw: Tuple[int, int], num_classes: Optional[int
 
 
 class DetectionPostprocessor:
-    """Decode, threshold, class-wise NMS, cap, map to source pixels: one object per model.
+    """
+    Decode, threshold, class-wise NMS, cap, map to source pixels: one object per model.
 
     Build it once (at configure) and call ``run()`` per inference. ``pre_nms_top_k`` caps
     the candidates NMS sees (highest scores kept), which bounds the worst case when a low
@@ -840,7 +850,8 @@ def _cached_postprocessor(spec: Any) -> DetectionPostprocessor:
 
 def detect(outputs: Mapping[str, np.ndarray], transforms: Sequence[Any],
            spec: Any) -> List[DetectionBatch]:
-    """Decode -> threshold -> class-wise NMS -> cap -> source pixels, per batch item.
+    """
+    Decode -> threshold -> class-wise NMS -> cap -> source pixels, per batch item.
 
     Convenience for one-off callers (CLI, evaluation); the postprocessor is cached per
     (hashable, frozen) spec, so repeated calls do not rebuild it.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Greedy non-maximum suppression in NumPy, so detection needs neither OpenCV nor torch.
+"""
+Greedy non-maximum suppression in NumPy, so detection needs neither OpenCV nor torch.
 
 Every detector decoder produces overlapping candidates; this removes the duplicates the
 same way ``cv2.dnn.NMSBoxes`` / ``NMSBoxesBatched`` do (highest score first, drop any box
@@ -44,7 +45,8 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
         class_ids: Optional[np.ndarray] = None,
         max_detections: Optional[int] = None) -> np.ndarray:
-    """Return the indices of the boxes that survive, highest score first.
+    """
+    Return the indices of the boxes that survive, highest score first.
 
     ``boxes`` is (N, 4) ``x_min, y_min, x_max, y_max``; a box is suppressed when its IoU
     with an already kept box (of the same class, when ``class_ids`` is given) is greater

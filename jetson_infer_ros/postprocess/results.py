@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The values postprocessing hands to message building, free of any ROS type.
+"""
+The values postprocessing hands to message building, free of any ROS type.
 
 Keeping results as plain dataclasses (and, for detections, as arrays) lets the CLI,
 the evaluator and the tests use postprocessing without ROS, and keeps the per-frame
@@ -57,7 +58,8 @@ class Detection:
 
 
 class DetectionBatch:
-    """The detections of one frame as parallel arrays, highest score first.
+    """
+    The detections of one frame as parallel arrays, highest score first.
 
     ``boxes`` is (N, 4) float32 ``x_min, y_min, x_max, y_max``, ``scores`` (N,) float32,
     ``class_ids`` (N,) int64. The arrays are owned by the batch (not views of a backend

@@ -57,7 +57,8 @@ def to_record(msg, kind: str, received_ns: int) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--topic', action='append', required=True,
-                    help='KIND=TOPIC, KIND in classification|detections|label_info|diagnostics|image')
+                    help='KIND=TOPIC; KIND: classification, detections, label_info, diagnostics, '
+                    'image')
     ap.add_argument('--out', required=True)
     ap.add_argument('--duration', type=float, default=0.0, help='stop after N s (0: until ^C)')
     ap.add_argument('--count', type=int, default=0, help='stop after N outputs (0: never)')

@@ -116,8 +116,8 @@ def main(argv=None) -> int:
     ap.add_argument('--video-frames', type=int, default=30)
     ap.add_argument('--stream', action='store_true',
                     help='decode --video on the fly and loop it (long runs, little memory)')
-    ap.add_argument('--encoding', default='bgr8', choices=('bgr8', 'rgb8', 'mono8', 'bgra8',
-                                                             'rgba8'))
+    ap.add_argument('--encoding', default='bgr8',
+                    choices=('bgr8', 'rgb8', 'mono8', 'bgra8', 'rgba8'))
     ap.add_argument('--compressed', action='store_true', help='publish CompressedImage jpeg')
     ap.add_argument('--width', type=int, default=0)
     ap.add_argument('--height', type=int, default=0)

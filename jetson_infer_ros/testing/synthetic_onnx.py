@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tiny ONNX models built in the tests, whose right answers are known by construction.
+"""
+Tiny ONNX models built in the tests, whose right answers are known by construction.
 
 Backends, model specs and decoders are tested on real ONNX Runtime sessions without
 downloading a model: a classifier whose logits are a matrix product of the channel
@@ -107,7 +108,8 @@ def reference_classifier(x: np.ndarray, weights: np.ndarray, layout: str = 'NCHW
 def shifted_heads(path: str, input_shape: Tuple[int, ...],
                   outputs: Dict[str, Tuple[np.ndarray, Optional[np.ndarray]]],
                   dynamic_batch: bool = True, extra_input: bool = False) -> str:
-    """Build a model whose outputs are ``table + mean(x_b) * mask`` per batch item b.
+    """
+    Build a model whose outputs are ``table + mean(x_b) * mask`` per batch item b.
 
     ``table`` has a leading 1 (broadcast over the batch); ``mask`` has the same rank,
     e.g. (1, 1, K) to shift chosen channels of every row. Every output keeps a batch

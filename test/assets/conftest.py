@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Fixtures for the asset tests: a private cache, and the real prepared cache.
+"""
+Fixtures for the asset tests: a private cache, and the real prepared cache.
 
 Tests of the cache rules run against a temporary ``JETSON_INFER_CACHE``. Tests of the
 real models and pictures use the user's prepared cache and fail, never skip, when it is

@@ -129,7 +129,7 @@ def test_run_captured_reports_the_last_stderr_line():
 
 def test_run_captured_skips_trailing_boilerplate():
     code = ("import sys; sys.stderr.write('npm warn config\\nnpm error code ETARGET\\n"
-            "npm error notarget No matching version found for x@9.\\n"
+            'npm error notarget No matching version found for x@9.\\n'
             "npm error A complete log of this run can be found in: /tmp/x.log\\n'); sys.exit(1)")
     with pytest.raises(cache.AssetError) as info:
         cache.run_captured([sys.executable, '-c', code], 'npm pack x@9')

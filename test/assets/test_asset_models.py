@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The model cache: keyed by recipe, idempotent, atomic, and clear when a model is missing.
+"""
+The model cache: keyed by recipe, idempotent, atomic, and clear when a model is missing.
 
 These tests run the real ``prepare_models`` machinery against a temporary cache with a
 stand-in builder where the real one would download and convert (that path is exercised

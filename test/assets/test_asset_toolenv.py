@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import pytest
 
@@ -108,8 +109,9 @@ def test_failed_install_leaves_no_env(tmp_cache, monkeypatch):
 def test_built_env_records_what_it_holds(tmp_cache, monkeypatch):
     def fake_pip(cmd, what, log, **kwargs):
         if 'pip' not in [str(c) for c in cmd]:  # `python -m venv DIR`
-            (cmd[-1] / 'bin').mkdir(parents=True)
-            (cmd[-1] / 'bin' / 'python').write_text('')
+            venv = pathlib.Path(cmd[-1])
+            (venv / 'bin').mkdir(parents=True)
+            (venv / 'bin' / 'python').write_text('')
     monkeypatch.setattr(cache, 'run_logged', fake_pip)
     python = toolenv.ensure_toolenv('convert_tfjs', log=lambda _: None)
     facts = json.loads((python.parent.parent / 'toolenv.json').read_text())

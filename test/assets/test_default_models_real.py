@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The prepared default models give right answers on real pictures.
+"""
+The prepared default models give right answers on real pictures.
 
 Uses the real cache (``jetson-infer models``); fails, never skips, if it is missing.
 EfficientNet-Lite0 must name the hand-checked photos right; NanoDet, decoded with the

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Backend choice on a machine without TensorRT (this one: it is not installable here).
+"""
+Backend choice on a machine without TensorRT (this one: it is not installable here).
 
 No mocks: the fallback is decided by the real import failure, which is exactly what a
 laptop or CI sees, so these tests only run where TensorRT is absent.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from jetson_infer_ros.testing import synthetic_onnx
 
 import numpy as np
 import pytest
@@ -31,6 +31,7 @@ from jetson_infer_ros.backends import (
     available_backends, BackendError, BackendOptions, BackendUnavailable, create_backend,
     unavailable_reason)
 from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
+from jetson_infer_ros.testing import synthetic_onnx
 
 
 def _tensorrt_installed() -> bool:

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The ONNX Runtime backend on real sessions of tiny models built in the test.
+"""
+The ONNX Runtime backend on real sessions of tiny models built in the test.
 
 What matters beyond "it runs": results equal an independent NumPy computation, the
 input buffer really is what the session reads (IO binding, no copy), outputs land in the
@@ -23,13 +24,13 @@ view, and every bad model fails with one readable line.
 from __future__ import annotations
 
 import hashlib
-from jetson_infer_ros.testing import synthetic_onnx
 
 import numpy as np
 import pytest
 
 from jetson_infer_ros.backends.base import BackendError, BackendOptions
 from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
+from jetson_infer_ros.testing import synthetic_onnx
 
 WEIGHTS = np.array([[1.0, -2.0, 0.5, 0.0], [0.25, 1.0, -1.0, 2.0], [-0.5, 0.0, 1.5, 1.0]],
                    np.float32)

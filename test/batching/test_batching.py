@@ -19,11 +19,13 @@ from __future__ import annotations
 import threading
 import time
 
-from jetson_infer_ros.batching import BatchCollector
 import pytest
+
+from jetson_infer_ros.batching import BatchCollector
 
 
 class FakeClock:
+
     def __init__(self) -> None:
         self.t = 0.0
 

@@ -16,9 +16,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from jetson_infer_ros import diagnostics as D
 from jetson_infer_ros import messages as M
-import numpy as np
 
 
 def test_detection_message_round_trip_and_header():

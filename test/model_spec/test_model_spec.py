@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ModelSpec: read what the ONNX declares, check what the user says against it.
+"""
+ModelSpec: read what the ONNX declares, check what the user says against it.
 
 Every model here has an unusual size (never 224 or 416) so a hard-coded default would
 show, and every mistake a user can make (wrong label file, wrong decoder, wrong layout,
@@ -24,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from jetson_infer_ros.testing import synthetic_onnx
 
 import numpy as np
 import pytest
@@ -34,6 +34,7 @@ from jetson_infer_ros.model_spec import (
     build_model_spec, inspect_onnx, ModelSpec, ModelSpecError, read_labels)
 from jetson_infer_ros.postprocess.decoders import (
     DecoderShapeError, detect, postprocessor_for_spec)
+from jetson_infer_ros.testing import synthetic_onnx
 
 WEIGHTS = np.ones((3, 4), np.float32)
 LABELS4 = ('cat', 'dog', 'bird', 'fish')

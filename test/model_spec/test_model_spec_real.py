@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ModelSpec, backend and postprocessing on the two real default models.
+"""
+ModelSpec, backend and postprocessing on the two real default models.
 
 The specs are built from the real ONNX files (nothing about 224 or 416 is given), run
 through the ONNX Runtime backend on real pictures, and checked against what the model

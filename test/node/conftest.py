@@ -22,9 +22,10 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from jetson_infer_ros.config import read_ros_parameters
 import pytest
 import yaml
+
+from jetson_infer_ros.config import read_ros_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.prefix) / 'bin'

@@ -103,8 +103,8 @@ def test_live_parameter_change_and_rejections(node_runner, client, processes):
     assert client.get_parameter('model_path') == 'nanodet'
 
 
-def test_backend_tensorrt_without_tensorrt_fails_configure_clearly(node_runner, client,
-                                                                    processes):
+def test_backend_tensorrt_without_tensorrt_fails_configure_clearly(
+        node_runner, client, processes):
     node = node_runner('infer.yaml', {'backend': 'tensorrt'}, autostart=False)
     client.wait_for_node()
     assert not client.transition('configure')

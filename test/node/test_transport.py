@@ -31,7 +31,8 @@ def _diag_values(lis):
 def test_640x480_best_effort_all_delivered_with_the_shipped_profile(node_runner, publisher,
                                                                     listener, data, processes,
                                                                     tmp_path):
-    """Once the connection is up, every best-effort 921 KB frame reaches the node.
+    """
+    Once the connection is up, every best-effort 921 KB frame reaches the node.
 
     Frames sent before the reader has matched the writer are lost by design in DDS, so
     delivery is counted from the first frame the node answered.

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from jetson_infer_ros import config as C
 from jetson_infer_ros import params as P
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / 'config').glob('*.yaml'))

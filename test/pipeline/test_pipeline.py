@@ -26,8 +26,8 @@ from jetson_infer_ros.testing import synthetic_onnx
 
 
 def _cfg(model, **kw):
-    values = dict(model_path=str(model), mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0],
-                  resize_mode='stretch', backend='onnxruntime')
+    values = {'model_path': str(model), 'mean': [0.0, 0.0, 0.0], 'std': [1.0, 1.0, 1.0],
+              'resize_mode': 'stretch', 'backend': 'onnxruntime'}
     values.update(kw)
     return load_config(None, **values)
 

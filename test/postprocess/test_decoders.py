@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Every decoder against an independent float64 reference written with plain loops.
+"""
+Every decoder against an independent float64 reference written with plain loops.
 
 The references below restate each output convention from its definition (cell centres,
 softmax expectation over bins, objectness times class score, ...) one box at a time, so

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Decoders on real ONNX Runtime outputs of tiny models whose right boxes are known.
+"""
+Decoders on real ONNX Runtime outputs of tiny models whose right boxes are known.
 
 Each model's head is a fixed table of candidate rows shifted along x by the mean of its
 input image, so batch item b (filled with the constant v_b) must give the hand-worked
@@ -23,8 +24,6 @@ thresholding, class-wise NMS and the mapping back to source pixels.
 
 from __future__ import annotations
 
-from jetson_infer_ros.testing import synthetic_onnx
-
 import numpy as np
 import pytest
 
@@ -32,6 +31,7 @@ from jetson_infer_ros.backends.base import BackendOptions
 from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from jetson_infer_ros.postprocess.decoders import DetectionPostprocessor, make_decoder
 from jetson_infer_ros.preprocess import Transform
+from jetson_infer_ros.testing import synthetic_onnx
 
 H, W = 64, 96
 SHIFTS = (0.0, 5.0)     # the constant written into each batch item's input

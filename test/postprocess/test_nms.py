@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""NMS must keep exactly what OpenCV's NMSBoxes keeps, class-wise and class-agnostic.
+"""
+NMS must keep exactly what OpenCV's NMSBoxes keeps, class-wise and class-agnostic.
 
 Boxes have integer coordinates and the IoU thresholds are exact in float32, so both
 implementations compute bit-identical IoUs and any difference is a real disagreement,

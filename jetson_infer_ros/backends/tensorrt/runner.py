@@ -168,14 +168,14 @@ class TensorRTBackend(Backend):
 
     @property
     def cuda_api(self) -> 'CudaApi':
-        """The CUDA binding this engine runs on (GPU preprocessing shares it)."""
+        """Return the CUDA binding this engine runs on (GPU preprocessing shares it)."""
         if self._api is None:
             raise BackendError('tensorrt: cuda_api read before load()')
         return self._api
 
     @property
     def cuda_stream(self) -> int:
-        """The engine's stream: GPU preprocessing enqueues on it, so no extra sync."""
+        """Return the engine's stream: GPU preprocessing enqueues on it, no extra sync."""
         return self._stream
 
     def input_device_pointer(self, index: int = 0) -> int:
