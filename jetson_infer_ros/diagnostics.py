@@ -76,6 +76,7 @@ def build_values(snapshot: Mapping[str, Any], info: Mapping[str, Any], input_rat
                ('frames_published', _fmt(snapshot.get('published', 0)))]
     drops = snapshot.get('drops', {})
     values.append(('frames_dropped', _fmt(sum(drops.values()))))
+    values.append(('frames_lost_in_transport', _fmt(snapshot.get('lost_in_transport', 0))))
     for reason in sorted(drops):
         values.append((f'dropped.{reason}', _fmt(drops[reason])))
     for stage, pct in snapshot.get('stages_ms', {}).items():

@@ -39,6 +39,7 @@ Lifecycle (driven by a lifecycle manager or the launch file's autostart):
 from __future__ import annotations
 
 import collections
+import os
 import sys
 import threading
 import time
@@ -166,7 +167,10 @@ class TransportWatch:
         if not confirmed:
             return ''
         cause = ''
-        if self.bytes_last > DEFAULT_SHM_SEGMENT:
+        if os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
+            cause = ('; a middleware profile is set, so the likely cause is this node not '
+                     'taking frames as fast as they arrive (CPU load) or the network')
+        elif self.bytes_last > DEFAULT_SHM_SEGMENT:
             cause = (f"; frames of {self.bytes_last // 1024} KB exceed Fast DDS's default "
                      '512 KB shared-memory segment and fall back to fragmented UDP: use '
                      'the shipped large-data profile (launch dds_profile:=true, or '
@@ -399,6 +403,10 @@ class InferenceNode(LifecycleNodeMixin, Node):
         topic = cam.topic + '/compressed' if compressed else cam.topic
 
         def on_lost(info: Any, cam: Camera = cam) -> None:
+            # samples the middleware dropped before our callback saw them: counted too
+            change = int(info.total_count_change)
+            self.stats.count_lost(change)
+            cam.stats.count_lost(change)
             cam.transport.lost = int(info.total_count)
 
         cam.sub = self.create_subscription(
@@ -438,10 +446,10 @@ class InferenceNode(LifecycleNodeMixin, Node):
             collector.discard_pending()
         self._collector = None
 
-    def _count_drop(self, camera: int, reason: str, _frame: Any) -> None:
-        self.stats.drop(reason)
+    def _count_drop(self, camera: int, reason: str, _frame: Any, count: int = 1) -> None:
+        self.stats.drop(reason, count)
         if camera < len(self.cameras):
-            self.cameras[camera].stats.drop(reason)
+            self.cameras[camera].stats.drop(reason, count)
 
     # ------------------------------------------------------------------ data flow
     def _on_image(self, cam: Camera, payload: Any) -> None:

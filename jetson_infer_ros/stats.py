@@ -68,6 +68,7 @@ class PipelineStats:
         self.received = 0
         self.processed = 0
         self.published = 0
+        self.lost_in_transport = 0   # never reached us: dropped inside the middleware
         self._rate_marks: List[tuple] = []
 
     def record(self, stage: str, ms: float) -> None:
@@ -84,6 +85,10 @@ class PipelineStats:
     def count_received(self) -> None:
         with self._lock:
             self.received += 1
+
+    def count_lost(self, count: int) -> None:
+        with self._lock:
+            self.lost_in_transport += count
 
     def count_processed(self, published: bool = True) -> None:
         with self._lock:
@@ -107,7 +112,8 @@ class PipelineStats:
     def snapshot(self) -> Dict[str, object]:
         with self._lock:
             counts = {'received': self.received, 'processed': self.processed,
-                      'published': self.published, 'drops': dict(self.drops)}
+                      'published': self.published, 'drops': dict(self.drops),
+                      'lost_in_transport': self.lost_in_transport}
         counts['stages_ms'] = {s: self.percentiles(s) for s in self.rings
                                if self.rings[s].count}
         return counts
