@@ -116,14 +116,29 @@ def run_demo(opt: DemoOptions, log: Log = print) -> Dict[str, Any]:
     write_contact_sheet(bag_path, info.name, inputs, answers.outputs, answers.labels, cfg.task,
                         sheet, opt.sheet_tiles, photos)
     summary['contact_sheet'] = str(sheet)
-    if opt.docs_png:
-        size = write_small_png(sheet, Path(opt.docs_png))
+    _write_answers(out_dir / 'answers.jsonl', inputs, answers.outputs)
+    if opt.docs_png:   # four larger tiles, so labels stay readable at README size
+        four = out_dir / 'contact_sheet_4.png'
+        write_contact_sheet(bag_path, info.name, inputs, answers.outputs, answers.labels,
+                            cfg.task, four, 4, photos, tile_width=576)
+        size = write_small_png(four, Path(opt.docs_png))
         summary['docs_png'] = {'path': str(opt.docs_png), 'bytes': size}
         log(f'[demo] small copy ({size / 1e3:.0f} KB): {opt.docs_png}')
     (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
     log(f'[demo] contact sheet: {sheet}')
     log(f'[demo] summary: {out_dir / "summary.json"}')
     return summary
+
+
+def _write_answers(path: Path, inputs: Sequence[Tuple[int, str]],
+                   outputs: Dict[int, List[List[float]]]) -> None:
+    """Write one JSON line per sent frame: its index, stamp and the node's answer (or null)."""
+    with open(path, 'w') as f:
+        for i, (stamp, frame_id) in enumerate(inputs):
+            rows = outputs.get(stamp)
+            f.write(json.dumps({'frame': i, 'stamp_ns': stamp, 'frame_id': frame_id,
+                                'results': [[round(v, 4) for v in r] for r in rows]
+                                if rows is not None else None}) + '\n')
 
 
 def _prepare(opt: DemoOptions, cfg: Any, log: Log) -> Path:
@@ -184,6 +199,8 @@ def _run_ros(opt: DemoOptions, cfg: Any, values: Dict[str, Any], env: Dict[str, 
         if replay.returncode != 0:
             raise RuntimeError(f'replay failed: {_tail(out_dir / "replay.log")}')
         wall = time.monotonic() - t0
+        m = re.search(r'replayed .* in ([0-9.]+) s:', (out_dir / 'replay.log').read_text())
+        wall = float(m.group(1)) if m else wall
         # the last answers, then a diagnostics message that has counted them all
         settle = time.monotonic() + 10.0
         while time.monotonic() < settle and len(answers.order) < len(inputs):
@@ -287,9 +304,10 @@ class _Listener:
             frame = self.index.get(stamp, -1)
             counts = collections.Counter(self._name(int(r[0])) for r in rows)
             what = ', '.join(f'{k} {v}' for k, v in counts.most_common(4)) or 'nothing'
-            infer = self.answers.diagnostics.get('infer_ms.p50', '?')
+            infer = self.answers.diagnostics.get('infer_ms.p50')
+            timing = f'; infer p50 {infer} ms' if infer else ''
             self.log(f'[demo] frame {frame + 1:4d}/{self.total}: {len(rows):2d} objects '
-                     f'({what}); infer p50 {infer} ms')
+                     f'({what}){timing}')
 
     def _on_classification(self, msg: Any) -> None:
         rows = [[int(r.class_id), float(r.score)] for r in msg.results]
@@ -364,13 +382,16 @@ def _summarize(opt: DemoOptions, cfg: Any, bag_path: Path, topic: str,
         'replay_seconds': round(wall, 2),
         'node': {k: v for k, v in diag.items()
                  if k.startswith(('frames_', 'dropped', 'input_rate', 'output_rate'))},
-        'latency_ms': stage_latencies(diag),
+        'latency_ms': {k: v for k, v in stage_latencies(diag).items() if k in STAGES},
     }
     dropped = {k.split('.', 1)[1]: int(float(v)) for k, v in diag.items()
                if k.startswith('dropped.') and _is_number(v) and float(v) > 0}
+    received = diag.get('frames_received', '')
     summary['dropped'] = {'unanswered': len(inputs) - len(answered),
                           'by_reason': dropped,
-                          'total_reported': int(float(diag.get('frames_dropped', '0') or 0))}
+                          'total_reported': int(float(diag.get('frames_dropped', '0') or 0)),
+                          'never_reached_the_node': len(inputs) - int(float(received))
+                          if _is_number(received) else None}
     if cfg.task == 'detection':
         counts: 'collections.Counter[str]' = collections.Counter()
         frames_with: 'collections.Counter[str]' = collections.Counter()
@@ -408,20 +429,25 @@ def _print_summary(s: Dict[str, Any], log: Log) -> None:
         f'{s["precision"] or "?"}); bag {Path(s["bag"]).name}, rate {s["rate"]:g}')
     d = s['dropped']
     reasons = ', '.join(f'{k} {v}' for k, v in d['by_reason'].items()) or 'none'
-    log(f'frames: {s["frames_sent"]} sent, {s["frames_answered"]} answered in '
-        f'{s["replay_seconds"]:.1f} s; dropped by the node: {d["total_reported"]} '
-        f'({reasons}); unanswered: {d["unanswered"]}')
+    log(f'frames: {s["frames_sent"]} sent in {s["replay_seconds"]:.1f} s, '
+        f'{s["frames_answered"]} answered; dropped by the node: {d["total_reported"]} '
+        f'({reasons}); never reached the node: {d["never_reached_the_node"]}')
+    if d['never_reached_the_node']:
+        log('  (the default input QoS is best effort, depth 1: a frame that arrives while the '
+            'previous one is still waiting replaces it; lossless: true answers every frame)')
     if s['task'] == 'detection':
         log(f'detections per class ({s["detections_total"]} in all; frames containing it):')
         for cls, n in s['detections_per_class'].items():
             log(f'  {cls:<16} {n:6d}   ({s["frames_with_class"].get(cls, 0)} frames)')
     lat = s['latency_ms']
     if lat:
-        log('latency per stage, ms (node /diagnostics):   p50      p90      p99')
-        for stage in [x for x in STAGES if x in lat] + sorted(set(lat) - set(STAGES)):
+        log('time per stage, ms (node /diagnostics)     p50      p90      p99')
+        for stage in [x for x in STAGES if x in lat]:
             q = lat[stage]
-            log(f'  {stage:<40}' + ''.join(f'{q.get(p, float("nan")):9.2f}'
+            log(f'  {stage:<38}' + ''.join(f'{q.get(p, float("nan")):9.2f}'
                                            for p in ('p50', 'p90', 'p99')))
+        log('  (total: from arrival in the node to publish; the stamp-to-now latency is left '
+            'out: these stamps are from the recording)')
 
 
 # ---------------------------------------------------------------------- pictures

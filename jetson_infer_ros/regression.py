@@ -100,6 +100,7 @@ class RunResult:
     seconds: float
     work_dir: Path
     replay_line: str = ''
+    transport_retries: List[str] = dataclasses.field(default_factory=list)
 
     @property
     def frames_per_s(self) -> float:
@@ -140,6 +141,7 @@ class RegressionResult:
                 'topic': r.topic, 'task': r.task, 'frames': len(r.inputs),
                 'answers': len(r.outputs), 'seconds': round(r.seconds, 3),
                 'frames_per_s': round(r.frames_per_s, 2), 'golden': str(self.golden),
+                'transport_retries': r.transport_retries,
                 'problems': self.run_problems + (c.problems if c else [])}
 
     def report(self, limit: int = 20) -> str:
@@ -147,6 +149,8 @@ class RegressionResult:
         lines = [f'{r.config} on {r.bag} ({r.topic}, {len(r.inputs)} frames, {r.task})',
                  f'  node answered {len(r.outputs)}/{len(r.inputs)} frames in '
                  f'{r.seconds:.1f} s ({r.frames_per_s:.1f} frames/s)']
+        for retry in r.transport_retries:
+            lines.append(f'  (started again after a transport stall: {retry})')
         problems = list(self.run_problems)
         if self.updated:
             lines.append(f'  golden written: {self.golden}')
@@ -218,28 +222,63 @@ class _Procs:
             self.stop(name)
 
 
+class TransportStall(RegressionError):
+    """Messages stopped flowing between processes while every process was alive."""
+
+
 def run_node_on_bag(config: Any, bag: Any, topic: Optional[str] = None,
                     overrides: Optional[Dict[str, Any]] = None,
                     work_dir: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
                     max_in_flight: int = 4, startup_timeout: float = 300.0,
-                    ack_timeout: float = 60.0, log: Log = print) -> RunResult:
+                    ack_timeout: float = 30.0, attempts: int = 3,
+                    log: Log = print) -> RunResult:
     """
     Start the node on ``config`` (lossless), replay ``bag`` into it, record the answers.
 
     Raises RegressionError when the run cannot complete (the node does not come up or
     stops answering); answers that are merely wrong are for ``check_run``/``compare``.
+
+    A reliable DDS stream between two live processes was seen to stop for good now and
+    then on a loaded machine (with the project's node and with a trivial echo node, over
+    shared memory and over UDP alike). Such a transport stall -- no answer for
+    ``ack_timeout`` seconds while every process is alive, or answers the replay saw but
+    the recorder did not -- is retried from scratch (new processes, new domain) up to
+    ``attempts`` times in all; each retry is logged and kept in ``transport_retries``.
     """
-    import yaml
     from jetson_infer_ros.bags.reader import open_bag
-    from jetson_infer_ros.ros_isolation import isolated_env
     with open_bag(bag) as b:
         info = b.image_topic(topic)
         inputs = b.stamps(info.name)
     compressed = info.msgtype.endswith('CompressedImage')
     values = _node_values(config, overrides, compressed)
+    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix='jetson-regress-'))
+    retries: List[str] = []
+    for attempt in range(1, max(1, attempts) + 1):
+        where = work if attempt == 1 else work / f'retry{attempt - 1}'
+        try:
+            run = _run_once(config, bag, info, inputs, values, where, env, max_in_flight,
+                            startup_timeout, ack_timeout, log)
+        except TransportStall as exc:
+            if attempt >= attempts:
+                raise
+            retries.append(str(exc))
+            log(f'[regress] warning: transport stall (attempt {attempt}/{attempts}): {exc}; '
+                'starting again')
+            continue
+        run.transport_retries = retries
+        return run
+    raise AssertionError('unreachable')
+
+
+def _run_once(config: Any, bag: Any, info: Any, inputs: List[Tuple[int, str]],
+              values: Dict[str, Any], work: Path, env: Optional[Dict[str, str]],
+              max_in_flight: int, startup_timeout: float, ack_timeout: float,
+              log: Log) -> RunResult:
+    import yaml
+    from jetson_infer_ros.ros_isolation import isolated_env
+    compressed = info.msgtype.endswith('CompressedImage')
     task = values.get('task', 'classification')
     out_topic = '/detections' if task == 'detection' else '/classification'
-    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix='jetson-regress-'))
     work.mkdir(parents=True, exist_ok=True)
     outputs_bag = work / 'outputs'
     if outputs_bag.exists():
@@ -274,8 +313,10 @@ def run_node_on_bag(config: Any, bag: Any, topic: Optional[str] = None,
         seconds = time.monotonic() - t0
         replay_log = procs.log('replay')
         if replay.returncode != 0:
-            raise RegressionError(f'replay failed (exit {replay.returncode}): '
-                                  f'{procs.tail("replay", 3)}; node: {procs.tail("node", 3)}')
+            what = (TransportStall if 'no answer on' in procs.log('replay')
+                    and procs.procs['node'].poll() is None else RegressionError)
+            raise what(f'replay failed (exit {replay.returncode}): '
+                       f'{procs.tail("replay", 1)}; node: {procs.tail("node", 2)}')
         rec = procs.procs['record']
         try:
             rec.wait(timeout=15)
@@ -291,6 +332,10 @@ def run_node_on_bag(config: Any, bag: Any, topic: Optional[str] = None,
     if m:   # the replay's own first-to-last publish time, without process start-up
         seconds = float(m.group(1))
     outputs = read_outputs(outputs_bag) if outputs_bag.exists() else []
+    answered = re.search(r', ([0-9]+) answered', line)
+    if answered and int(answered.group(1)) >= len(inputs) > len(outputs):
+        raise TransportStall(f'the replay saw {answered.group(1)} answers, the recorder only '
+                             f'{len(outputs)}')
     threshold = float(values.get('score_threshold', 0.0))
     return RunResult(config=str(config), bag=str(bag), topic=info.name, task=task,
                      score_threshold=threshold, inputs=inputs, outputs=outputs,

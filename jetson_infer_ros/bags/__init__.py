@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""rosbag2 bags without a ROS install: make them, read them, replay them, record them.
+"""
+rosbag2 bags without a ROS install: make them, read them, replay them, record them.
 
 A robot is tested by replaying what its camera saw, so the project needs bags it can
 make from real footage, a player that keeps the recorded timing, QoS and clock, and a
@@ -29,14 +30,16 @@ from __future__ import annotations
 
 
 class BagError(ValueError):
-    """A bag cannot be used as asked: missing, damaged, or without that topic or type.
+    """
+    A bag cannot be used as asked: missing, damaged, or without that topic or type.
 
     The message is one line that names the bag and the problem, fit for a CLI error.
     """
 
 
 def use_large_data_profile() -> bool:
-    """Point Fast DDS at the shipped large-data profile unless one is set already.
+    """
+    Point Fast DDS at the shipped large-data profile unless one is set already.
 
     Camera-sized samples need it on the publishing side too (Fast DDS' default 512 KB
     shared-memory segment falls back to fragmented UDP). Must run before rclpy is
@@ -55,7 +58,8 @@ def use_large_data_profile() -> bool:
 
 
 def exit_process(code: int) -> None:
-    """Flush and leave now, skipping the DDS participant teardown at interpreter exit.
+    """
+    Flush and leave now, skipping the DDS participant teardown at interpreter exit.
 
     Fast DDS 3.2 can deadlock destroying a participant while another process removes a
     writer (a spin in DomainParticipant::set_listener against a discovery callback); the

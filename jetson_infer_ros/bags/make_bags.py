@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Bags made from real footage, once, so every replay starts from the same bytes.
+"""
+Bags made from real footage, once, so every replay starts from the same bytes.
 
 A robot records camera frames with header stamps at the camera's rate and a frame_id.
 These bags hold ``vtest.avi`` (a street with pedestrians, 768x576 at 10 fps) that way
@@ -109,7 +110,8 @@ class BagSummary:
 
 
 def default_qos() -> List[Any]:
-    """Offered QoS recorded for our camera topics: reliable, keep last 10, volatile.
+    """
+    Offered QoS recorded for our camera topics: reliable, keep last 10, volatile.
 
     Reliable so a lossless (reliable) subscriber matches the replay; a best-effort
     subscriber matches a reliable publisher too.
@@ -122,7 +124,8 @@ def default_qos() -> List[Any]:
 
 
 class ImageBagWriter:
-    """Write BGR frames to a new rosbag2 MCAP as Image (bgr8/rgb8) or CompressedImage.
+    """
+    Write BGR frames to a new rosbag2 MCAP as Image (bgr8/rgb8) or CompressedImage.
 
     Use as a context manager; ``out`` must not exist. Messages are built and serialized
     with rosbags' own CDR code, so no ROS install is needed to make a bag.
@@ -253,7 +256,8 @@ def write_photo_bag(photos: Sequence[Tuple[str, Path]], out: Path, *,
                     encoding: str = 'bgr8', topic: str = '/camera/image_raw',
                     frame_id: str = 'camera', period_s: float = 0.5,
                     start_ns: int = START_NS) -> BagSummary:
-    """Write still photos as a camera bag, ``period_s`` apart.
+    """
+    Write still photos as a camera bag, ``period_s`` apart.
 
     Their names, in order, go into the bag's ``custom_data`` under ``photos`` (a JSON
     list), so a consumer can tell which output belongs to which photo.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Open a rosbag2 bag (folder, .mcap or .db3) and hand out its serialized messages.
+"""
+Open a rosbag2 bag (folder, .mcap or .db3) and hand out its serialized messages.
 
 Replay, the regression harness and the demo all need the same few things from a bag:
 its topics with their types, counts and offered QoS, the messages in log-time order as
@@ -37,7 +38,8 @@ IMAGE_TYPES = (ts.IMAGE, ts.COMPRESSED_IMAGE)
 
 @dataclasses.dataclass(frozen=True)
 class TopicInfo:
-    """One topic of a bag: its type, how many messages, and the QoS its publishers offered.
+    """
+    One topic of a bag: its type, how many messages, and the QoS its publishers offered.
 
     ``qos`` holds rosbags ``Qos`` tuples; it is empty when the bag did not record any
     (bags from other tools often do not).
@@ -138,7 +140,8 @@ class Bag:
     # ------------------------------------------------------------------ messages
     def messages(self, topics: Optional[Sequence[str]] = None, limit: int = 0
                  ) -> Iterator[Tuple[str, str, int, bytes]]:
-        """Yield (topic, type, log time ns, CDR bytes) in log-time order.
+        """
+        Yield (topic, type, log time ns, CDR bytes) in log-time order.
 
         ``limit`` stops after that many messages (0: all). A damaged message stream
         raises BagError naming the message where it broke.
@@ -195,7 +198,8 @@ def _open_reader(path: Path) -> Any:
 
 
 def header_of(raw: Any) -> Tuple[int, int, str]:
-    """Return (sec, nanosec, frame_id) of a CDR message whose first field is a Header.
+    """
+    Return (sec, nanosec, frame_id) of a CDR message whose first field is a Header.
 
     That is every stamped message (Image, CompressedImage, Detection2DArray,
     Classification, ...). Reads the bytes in place; no message is built.
@@ -212,7 +216,8 @@ def header_of(raw: Any) -> Tuple[int, int, str]:
 
 
 def decode_image(raw: Any, msgtype: str) -> Any:
-    """Return a recorded Image / CompressedImage as a BGR uint8 array (contact sheets, tests).
+    """
+    Return a recorded Image / CompressedImage as a BGR uint8 array (contact sheets, tests).
 
     Goes through the node's own conversion code, so every encoding the node accepts
     decodes here the same way.

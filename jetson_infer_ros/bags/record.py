@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Record topics into a rosbag2 MCAP bag, as the serialized bytes that arrived.
+"""
+Record topics into a rosbag2 MCAP bag, as the serialized bytes that arrived.
 
 The node's answers to a replay are kept the same way the input was: in a bag. Each
 topic is subscribed with ``raw=True`` (no Python message is built, so recording costs
@@ -102,7 +103,8 @@ class Recorder:
         self._last: Optional[float] = None
 
     def run(self, keep_participant: bool = False) -> RecordStats:
-        """Record until a stop condition or Ctrl-C; the bag is in place when this returns.
+        """
+        Record until a stop condition or Ctrl-C; the bag is in place when this returns.
 
         ``keep_participant``: see ``replay.Player.run`` (the CLI leaves with os._exit).
         """
@@ -112,13 +114,18 @@ class Recorder:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         tmp_root = Path(tempfile.mkdtemp(prefix=f'.{self.out.name}.tmp-', dir=self.out.parent))
         inner = tmp_root / self.out.name
-        self._writer = Writer(inner, version=9, storage_plugin=StoragePlugin.MCAP)
-        self._writer.open()
-        # The default context: a private one hangs in wait() after rclpy's SIGINT handler ran.
-        owned = not rclpy.ok()
-        if owned:
-            rclpy.init(args=[])
-        node = rclpy.create_node(self.opt.node_name)
+        try:
+            self._writer = Writer(inner, version=9, storage_plugin=StoragePlugin.MCAP)
+            self._writer.open()
+            # The default context: a private one hangs in wait() after rclpy's SIGINT handler
+            # ran.
+            owned = not rclpy.ok()
+            if owned:
+                rclpy.init(args=[])
+            node = rclpy.create_node(self.opt.node_name)
+        except BaseException:
+            shutil.rmtree(tmp_root, ignore_errors=True)   # nothing half-made is left behind
+            raise
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         names = [node.resolve_topic_name(t) for t in self.opt.topics]

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Play a bag back onto ROS topics the way it was recorded: timing, QoS and clock.
+"""
+Play a bag back onto ROS topics the way it was recorded: timing, QoS and clock.
 
 What a node does with a replay depends on how the replay is played: the message
 spacing (scaled by ``rate``), the QoS the recording publishers offered (rosbag2 keeps
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from jetson_infer_ros.bags import BagError
 from jetson_infer_ros.bags import typestore as ts
@@ -60,8 +61,6 @@ class ReplayOptions:
     ack_topic: str = ''
     max_in_flight: int = 4
     ack_timeout: float = 30.0
-    resend_after: float = 10.0
-    max_resends: int = 3
     start_delay: float = 0.0
     node_name: str = 'jetson_infer_replay'
 
@@ -89,7 +88,6 @@ class ReplayStats:
     passes: int = 0
     acked: int = 0
     unacked: int = 0
-    resent: int = 0
     per_topic: Dict[str, int] = dataclasses.field(default_factory=dict)
 
     def line(self) -> str:
@@ -97,14 +95,13 @@ class ReplayStats:
         mbs = self.nbytes / 1e6 / self.seconds if self.seconds > 0 else float('nan')
         acks = f', {self.acked} answered' if self.acked or self.unacked else ''
         missing = f', {self.unacked} NOT answered' if self.unacked else ''
-        resent = f', {self.resent} resent after a stall' if self.resent else ''
         return (f'replayed {self.messages} messages ({self.nbytes / 1e6:.1f} MB) in '
-                f'{self.seconds:.2f} s: {rate:.1f} msg/s, {mbs:.1f} MB/s{acks}{missing}'
-                f'{resent}')
+                f'{self.seconds:.2f} s: {rate:.1f} msg/s, {mbs:.1f} MB/s{acks}{missing}')
 
 
 def qos_for(info_qos: Sequence[Any], reliability: str = 'auto', depth: int = 10) -> Any:
-    """Return the rclpy QoSProfile to replay a topic with, from its recorded offers.
+    """
+    Return the rclpy QoSProfile to replay a topic with, from its recorded offers.
 
     Reliable unless every recorded publisher offered best effort (or ``reliability``
     says otherwise); transient local only if every one offered it (latched topics).
@@ -130,14 +127,12 @@ class _Acks:
     def __init__(self) -> None:
         self.sent: List[int] = []
         self.index: Dict[int, int] = {}
-        self.pending: Dict[int, Tuple[str, bytes]] = {}   # unanswered: index -> message
         self.done = 0          # frames known answered (or passed over) so far
         self.answers = 0
         self.last_progress = time.monotonic()
 
-    def on_send(self, stamp: int, topic: str, raw: bytes) -> None:
+    def on_send(self, stamp: int) -> None:
         self.index[stamp] = len(self.sent)
-        self.pending[len(self.sent)] = (topic, raw)
         self.sent.append(stamp)
 
     def on_answer(self, raw: Any) -> None:
@@ -149,8 +144,6 @@ class _Acks:
         # in order: an answer to frame i means every frame before it was handled too
         upto = i + 1 if i is not None else self.done + 1
         if upto > self.done:
-            for k in range(self.done, min(upto, len(self.sent))):
-                self.pending.pop(k, None)
             self.done = min(upto, len(self.sent))
             self.last_progress = time.monotonic()
 
@@ -159,7 +152,7 @@ class _Acks:
         return len(self.sent) - self.done
 
     def reset(self) -> None:
-        self.sent, self.index, self.pending, self.done = [], {}, {}, 0
+        self.sent, self.index, self.done = [], {}, 0
 
 
 class Player:
@@ -183,11 +176,11 @@ class Player:
         self._acks = _Acks()
         self._clock_at = 0.0
         self._clock_ns = 0
-        self._resends = 0
 
     # ------------------------------------------------------------------ ROS set-up
     def run(self, keep_participant: bool = False) -> ReplayStats:
-        """Play the bag; raise BagError/ReplayError when it cannot.
+        """
+        Play the bag; raise BagError/ReplayError when it cannot.
 
         ``keep_participant`` removes this replay's publishers and subscriptions but leaves
         its DDS participant for the process exit to drop: Fast DDS 3.2 can deadlock when
@@ -303,7 +296,7 @@ class Player:
                 self._tick_clock(log_ns, force=True)
                 self._publish(topic, raw)
                 if paced and self._ack_sub is not None:
-                    self._acks.on_send(_safe_stamp(raw), topic, raw)
+                    self._acks.on_send(_safe_stamp(raw))
                 self.stats.messages += 1
                 self.stats.nbytes += len(raw)
                 self.stats.per_topic[topic] = self.stats.per_topic.get(topic, 0) + 1
@@ -315,7 +308,8 @@ class Player:
             self._acks.reset()
 
     def _wait_until(self, target: float, paced: bool, bag0: int, wall0: float) -> float:
-        """Wait for the send time and a free slot in the window.
+        """
+        Wait for the send time and a free slot in the window.
 
         Returns the time lost to the consumer (blocked on answers past the send time).
         """
@@ -342,42 +336,8 @@ class Player:
                 blocked += time.monotonic() - now
 
     def _stall_check(self) -> bool:
-        """Handle a consumer that stopped answering; False once it is hopeless.
-
-        Fast DDS was seen (about 1 replay in 10, with 1.3 MB frames over shared memory)
-        to stop delivering a reliable stream for good. After ``resend_after`` seconds
-        without an answer the camera publishers are made anew (a fresh reliable session)
-        and the unanswered frames sent again, up to ``max_resends`` times.
-        """
-        idle = time.monotonic() - self._acks.last_progress
-        o = self.opt
-        if o.resend_after > 0 and idle > o.resend_after and self._resends < o.max_resends \
-                and self._acks.pending:
-            self._resends += 1
-            self._resend()
-            return True
-        return idle <= o.ack_timeout
-
-    def _resend(self) -> None:
-        pending = [self._acks.pending[k] for k in sorted(self._acks.pending)]
-        topics = sorted({t for t, _raw in pending})
-        self.log(f'[replay] warning: no answer for {self.opt.resend_after:g} s; recreating '
-                 f'the publisher(s) of {", ".join(topics)} and resending {len(pending)} '
-                 f'unanswered frame(s) (attempt {self._resends}/{self.opt.max_resends})')
-        for topic in topics:
-            old = self._pubs[topic]
-            qos, name = old.qos_profile, old.topic_name
-            self._node.destroy_publisher(old)
-            self._pubs[topic] = self._node.create_publisher(self.classes[topic], name, qos)
-        deadline = time.monotonic() + 10.0
-        need = max(1, self.opt.wait_subscribers)
-        while time.monotonic() < deadline and not all(
-                self._pubs[t].get_subscription_count() >= need for t in topics):
-            self._spin(0.05)
-        for topic, raw in pending:
-            self._publish(topic, raw)
-        self.stats.resent += len(pending)
-        self._acks.last_progress = time.monotonic()
+        """Return False once the consumer has not answered for ``ack_timeout`` seconds."""
+        return time.monotonic() - self._acks.last_progress <= self.opt.ack_timeout
 
     def _publish(self, topic: str, raw: bytes) -> None:
         pub = self._pubs[topic]

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Message definitions and Python classes by type name, for writing and publishing bags.
+"""
+Message definitions and Python classes by type name, for writing and publishing bags.
 
 rosbags knows the standard ROS 2 kilted messages; anything else (vision_msgs, a user's
 own types) is read from the ``.msg`` files its package installs

@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument('--depth', type=int, default=10, help='KEEP_LAST history depth')
     ap.add_argument('--frames', type=int, default=8, help='distinct video frames to cycle')
     ap.add_argument('--wait-subscribers', type=int, default=1)
-    ap.add_argument('--wait-timeout', type=float, default=30.0)
+    ap.add_argument('--wait-timeout', type=float, default=60.0)
+    ap.add_argument('--start-delay', type=float, default=0.3,
+                    help='seconds between the subscriber match and the first frame')
     ap.add_argument('--summary', required=True, help='write the summary JSON here')
     return ap
 
@@ -73,7 +75,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         rclpy.spin_once(node, timeout_sec=0.05)
     matched = pub.get_subscription_count()
     print(f'camera: {matched} subscriber(s), publishing', flush=True)
-    time.sleep(0.3)     # let the match settle on the reader side too
+    time.sleep(max(0.0, args.start_delay))  # the reader side matches a little later
     summary = {'width': args.width, 'height': args.height, 'rate_target': args.rate,
                'reliable': bool(args.reliable), 'depth': args.depth,
                'subscribers': matched, 'warmup_stamps': [], 'stamps': [], 'failed': 0,

@@ -38,6 +38,7 @@ from jetson_infer_ros.bench.summary import growth, rounded, summarize
 from jetson_infer_ros.stats import STAGES
 
 KINDS = ('ours', 'naive', 'relay')
+CAMERA_DELAY = 1.0
 # what a reference node prints once it is subscribed; ours is ready when its latched
 # label_info (published on activate) reaches the listener
 READY = {'naive': 'naive node ready', 'relay': 'relay ready'}
@@ -107,7 +108,7 @@ def output_topic(spec: RunSpec) -> str:
 
 def read_jsonl(path: Path) -> List[Dict[str, Any]]:
     """Read JSON lines, skipping a torn last line of a killed writer."""
-    out = []
+    out: List[Dict[str, Any]] = []
     if not path.exists():
         return out
     for line in path.read_text().splitlines():
@@ -205,6 +206,16 @@ def run_once(spec: RunSpec, work: Path, log: Any = print) -> Dict[str, Any]:
                                [sys.executable, '-m', 'jetson_infer_ros.testing.listener',
                                 '--out', str(listener_out)] + topics, env, work)
         children.append(listener)
+        # the camera starts with the others (it waits for the node's subscription, then
+        # CAMERA_DELAY s, so the node is watched from before the first frame)
+        camera = procs.Child(
+            f'{spec.label}.camera',
+            [sys.executable, '-m', 'jetson_infer_ros.bench.camera', '--width',
+             str(spec.size[0]), '--height', str(spec.size[1]), '--rate', str(spec.rate),
+             '--duration', str(spec.duration), '--warmup', str(spec.warmup), '--reliable',
+             '--depth', '10', '--start-delay', str(CAMERA_DELAY), '--summary',
+             str(camera_summary)], env, work)
+        children.append(camera)
         listener.wait_for('listener ready', 60)
         if spec.kind == 'ours':
             _wait_active(node, listener_out, 90)
@@ -212,16 +223,9 @@ def run_once(spec: RunSpec, work: Path, log: Any = print) -> Dict[str, Any]:
             node.wait_for(READY[spec.kind], 90)
         monitor = procs.Monitor(node.pid)
         monitor.start()
-        time.sleep(1.0)
         result['idle_memory'] = monitor.memory_now()
-        camera = procs.Child(
-            f'{spec.label}.camera',
-            [sys.executable, '-m', 'jetson_infer_ros.bench.camera', '--width',
-             str(spec.size[0]), '--height', str(spec.size[1]), '--rate', str(spec.rate),
-             '--duration', str(spec.duration), '--warmup', str(spec.warmup), '--reliable',
-             '--depth', '10', '--summary', str(camera_summary)], env, work)
-        children.append(camera)
-        if not camera.wait_exit(spec.warmup + spec.duration + 60):
+        if not camera.wait_exit(spec.warmup + spec.duration + 60) or \
+                not camera_summary.is_file():
             raise procs.BenchProcessError('camera did not finish:\n' + camera.log()[-2000:])
         _wait_tail(listener_out, spec.kind == 'ours')
         monitor.sample()
@@ -232,8 +236,7 @@ def run_once(spec: RunSpec, work: Path, log: Any = print) -> Dict[str, Any]:
     finally:
         if monitor is not None:
             monitor.stop()
-        for child in reversed(children):
-            child.stop()
+        procs.stop_all(children)
     result.update(analyse(spec, read_jsonl(listener_out), json.loads(camera_summary.read_text()),
                           monitor))
     return result

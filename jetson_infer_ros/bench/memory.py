@@ -64,8 +64,7 @@ def idle_node_memory(config: str, work: Path, settle: float = 3.0,
         log(f'[bench] idle memory: FAILED: {str(exc).splitlines()[0]}')
         return {'config': config, 'error': str(exc)}
     finally:
-        for child in reversed(children):
-            child.stop()
+        procs.stop_all(children)
 
 
 def import_steps(config: str, work: Path) -> Dict[str, Any]:

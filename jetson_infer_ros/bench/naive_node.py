@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -75,7 +75,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     pub = node.create_publisher(out_type, topic, 10)
 
     def callback(msg: Image) -> None:
-        img = np.array(msg.data, dtype=np.uint8).reshape(msg.height, msg.width, -1)
+        img: Any = np.array(msg.data, dtype=np.uint8).reshape(msg.height, msg.width, -1)
         if msg.encoding == 'rgb8' and cfg.color_order == 'bgr':
             img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
         elif msg.encoding == 'bgr8' and cfg.color_order == 'rgb':

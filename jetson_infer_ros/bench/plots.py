@@ -18,7 +18,8 @@
 (camera stamp -> listener receipt) for our node (FP32, INT8), the naive node and the
 relay, at the camera rate and at overload, with the raw backend's p50 marked.
 ``stages.png``: our node's p50 end-to-end latency split into DDS in, hand-off, each
-pipeline stage and DDS out. Rendered with matplotlib's Agg backend (no display).
+pipeline stage and DDS out, with the relay's whole p50 (the transport floor) beneath.
+Rendered with matplotlib's Agg backend (no display).
 """
 
 from __future__ import annotations
@@ -98,6 +99,12 @@ def stages_plot(results: Dict[str, Any], path: Path) -> Optional[Path]:
             parts = aggregate.decomposition(g)
             if parts:
                 rows.append((f'{g["model"]} {g["precision"]} {g["size"]}', parts))
+                relay = aggregate.find(groups, phase='30hz', kind='relay', model=g['model'],
+                                       size=g['size'])
+                if relay is not None and g['precision'] == 'fp32':
+                    p50 = relay['latency_ms']['p50']
+                    rows.append((f'  relay (DDS floor) {g["size"]}',
+                                 {'dds_in_and_dispatch': p50, 'end_to_end': p50}))
     if not rows:
         return None
     plt = _pyplot()

@@ -119,6 +119,18 @@ class Child:
         return self.proc.returncode
 
 
+def stop_all(children: Sequence[Child], grace: float = 5.0) -> None:
+    """Stop several children at once: SIGINT to all, then SIGKILL whoever is left."""
+    live = [c for c in children if c.proc.poll() is None]
+    for c in live:
+        c.proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for c in live:
+        if not c.wait_exit(max(0.0, deadline - time.monotonic())):
+            c.proc.kill()
+            c.wait_exit(5.0)
+
+
 class Monitor(threading.Thread):
     """Sample a process's CPU time and RSS every ``period`` seconds."""
 

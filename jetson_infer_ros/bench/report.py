@@ -121,8 +121,8 @@ def stage_section(groups: List[Dict[str, Any]]) -> List[str]:
              "The node's last /diagnostics report after each camera-rate run, averaged over "
              "repeats; p50 (p99), ms. *service* = sum of the stage p50s (one frame's work); "
              '*hand-off* = total p50 - service (slot wait and thread wake-up); *total* = '
-             'subscription callback -> publish returned; *stamp->publish* = camera stamp -> '
-             'publish returned (includes DDS in).', '']
+             'subscription callback -> publish returned; *stamp->results* = camera stamp -> '
+             'results ready, before message and publish (includes DDS in).', '']
     stages = ('convert', 'preprocess', 'infer', 'postprocess', 'message', 'publish')
     rows = []
     for g in groups:
@@ -135,7 +135,7 @@ def stage_section(groups: List[Dict[str, Any]]) -> List[str]:
                     [fmt_ms(node['service_ms']), fmt_ms(node['handoff_ms']),
                      _p50_99(st.get('total')), _p50_99(st.get('latency'))])
     lines += table(['model', 'precision', 'size'] + list(stages) +
-                   ['service', 'hand-off', 'total', 'stamp->publish'], rows)
+                   ['service', 'hand-off', 'total', 'stamp->results'], rows)
     return lines + ['']
 
 
@@ -191,7 +191,7 @@ def comparison_section(groups: List[Dict[str, Any]], r: Dict[str, Any]) -> List[
                                size=g['size'])
         relay = aggregate.find(groups, phase='30hz', kind='relay', model=g['model'],
                                size=g['size'])
-        raw = aggregate._raw(r, g['model'], 'fp32') or {}
+        infer = g.get('node', {}).get('stages_ms', {}).get('infer', {})
         o, n, y = g['latency_ms'], (naive or {}).get('latency_ms', {}), \
             (relay or {}).get('latency_ms', {})
 
@@ -200,10 +200,10 @@ def comparison_section(groups: List[Dict[str, Any]], r: Dict[str, Any]) -> List[
         floor = o['p50'] - y.get('p50', float('nan'))
         rows.append([g['model'], g['size'], _p50_99(o), _p50_99(n), _p50_99(y),
                      ratio(n.get('p50'), o.get('p50')), ratio(n.get('p99'), o.get('p99')),
-                     fmt_ms(floor), fmt_ms(floor - raw.get('p50', float('nan')))])
+                     fmt_ms(floor), fmt_ms(floor - infer.get('p50', float('nan')))])
     lines += table(['model', 'size', 'ours p50 (p99)', 'naive p50 (p99)', 'relay p50 (p99)',
                     'naive/ours p50', 'naive/ours p99', 'ours - relay p50',
-                    'ours - relay - raw infer p50'], rows)
+                    'ours - relay - infer p50 (in node)'], rows)
     over = []
     for g in groups:
         if g['phase'] == 'overload' and g['kind'] == 'naive' and g.get('runs'):
@@ -219,22 +219,35 @@ def comparison_section(groups: List[Dict[str, Any]], r: Dict[str, Any]) -> List[
         lines += ['', 'At overload (same camera rate for both):', '']
         lines += table(['model', 'size', 'sent Hz', 'ours p50 (p99)', 'naive p50 (p99)',
                         'out Hz ours / naive', 'growth ms ours / naive'], over)
-    execs = [g for g in groups if g['phase'] == 'executor' and g.get('runs')]
+    execs = [g for g in groups if g['phase'] in ('executor', 'executor-overload')
+             and g.get('runs')]
     if execs:
-        lines += ['', '### The executor alone', '',
-                  'The relay spun by `rclpy.spin` (SingleThreadedExecutor) and the way '
-                  '`infer_node` spins (`MultiThreadedExecutor(num_threads=4)`, '
-                  '`spin_once(timeout_sec=0.2)` loop); same camera, interleaved; ms.', '']
-        lines += table(['relay executor', 'size', 'p50', 'p90', 'p99', 'answered/sent',
-                        'CPU %'],
-                       [[g['executor'], g['size'], fmt_ms(g['latency_ms']['p50']),
-                         fmt_ms(g['latency_ms']['p90']), fmt_ms(g['latency_ms']['p99']),
-                         f'{g["answered"]}/{g["sent"]}', f'{g["cpu_percent"]:.0f}']
-                        for g in execs])
+        lines += ['', "### The executor's share", '',
+                  'The relay spun by `rclpy.spin` (*single*: SingleThreadedExecutor) and the '
+                  'way `infer_node` spins (*multi*: `MultiThreadedExecutor(num_threads=4)`, '
+                  '`spin_once(timeout_sec=0.2)` loop); our node as shipped (*main*) and the '
+                  'same node class in a SingleThreadedExecutor (`bench/node_variants.py`, '
+                  'a measurement, not a supported launcher). Same camera, interleaved; at the '
+                  "camera rate, then at overload (3x the node's capacity); ms.", '']
+
+        def spun(g: Dict[str, Any]) -> str:
+            return g['executor'] or ('main (multi)' if g['kind'] == 'ours' else 'single')
+
+        def received(g: Dict[str, Any]) -> str:
+            node = g.get('node')
+            return f'{node["received"]}/{g["sent_total"]}' if node else '-'
+        lines += table(['node', 'executor', 'size', 'sent Hz', 'p50', 'p90', 'p99', 'out Hz',
+                        'answered/sent', 'node received/sent', 'CPU %'],
+                       [[g['kind'], spun(g), g['size'], f'{g["rate_achieved"]:.0f}',
+                         fmt_ms(g['latency_ms']['p50']), fmt_ms(g['latency_ms']['p90']),
+                         fmt_ms(g['latency_ms']['p99']), f'{g["throughput_hz"]:.1f}',
+                         f'{g["answered"]}/{g["sent"]}', received(g),
+                         f'{g["cpu_percent"]:.0f}'] for g in execs])
     lines += ['', '### Where the milliseconds go (our node, camera rate, p50s)', '',
-              '*DDS in* = stamp->publish - total (camera publish, transport, rclpy take and '
-              'dispatch to our callback); *DDS out* = listener receipt - publish. p50s of '
-              'separate quantities: they add up only approximately.', '']
+              '*DDS in* = stamp->results - (total - message - publish): camera publish, '
+              'transport, rclpy take and dispatch to our callback; *DDS out* = listener '
+              'receipt - stamp->results - message - publish. p50s of separate quantities: '
+              'they add up only approximately.', '']
     rows = []
     for g in groups:
         if g['phase'] == '30hz' and g['kind'] == 'ours' and g.get('node'):
@@ -340,11 +353,14 @@ def projection_section(summary: Dict[str, Any]) -> List[str]:
     seed = summary.get('seed_xavier_nx', {})
     factors = summary.get('jetson_cpu_factors', [])
     lines = ['## Jetson projection', '',
-             "On a Jetson the engine time is TensorRT's; what the node adds around it is the "
-             'CPU work measured here (convert, preprocess, postprocess, message, publish, '
-             'hand-off) plus DDS in and out. Those parts are scaled by an assumed Carmel-vs-'
-             f'this-CPU slow-down of {" and ".join(f"{k:g}x" for k in factors)} (an '
-             'assumption, not a measurement: no Jetson is available). The seed measured '
+             "On a Jetson the engine time is TensorRT's; what the node adds around it is its "
+             'CPU work (p50s of convert, preprocess, postprocess, message, publish, plus the '
+             'smallest hand-off measured at the camera rate: the wake-up without queueing) '
+             "and the transport (the relay's p50 for that size: the measured DDS floor). "
+             'Both are CPU-bound and are scaled by an assumed Carmel-vs-this-CPU slow-down '
+             f'of {" and ".join(f"{k:g}x" for k in factors)} (an assumption, not a '
+             'measurement: no Jetson is available). *GPU preprocess* drops the CPU '
+             'preprocess (the fused CUDA kernel replaces it). The seed measured '
              f'{seed.get("overhead_ms")} ms of overhead on a Xavier NX '
              f'({seed.get("end_to_end_ms")} ms end to end).', '']
     rows = []
@@ -354,7 +370,7 @@ def projection_section(summary: Dict[str, Any]) -> List[str]:
                     [fmt_ms(v) for v in p['projected_ms'].values()] +
                     [fmt_ms(v) for v in p['projected_gpu_preprocess_ms'].values()] +
                     [fmt_ms(seed.get('overhead_ms'))])
-    head = ['model', 'size', 'node CPU work here', 'DDS in+out here', 'added here'] + \
+    head = ['model', 'size', 'node CPU work here', 'transport (relay) here', 'added here'] + \
         [f'projected x{k:g}' for k in factors] + \
         [f'projected x{k:g}, GPU preprocess' for k in factors] + ['seed overhead (NX)']
     return lines + table(head, rows) + ['']
@@ -368,6 +384,82 @@ def gpu_section(gpu_results: Optional[Path]) -> List[str]:
     text = Path(gpu_results).read_text().strip().splitlines()
     body = [('#' + ln if ln.startswith('#') else ln) for ln in text]
     return ['## GPU results (merged from docs/gpu_results.md)', ''] + body + ['']
+
+
+HEADLINE_BEGIN = '<!-- bench:headline:begin -->'
+HEADLINE_END = '<!-- bench:headline:end -->'
+
+
+def headline(r: Dict[str, Any]) -> str:
+    """Return the key numbers of a run as markdown (the block kept in docs/benchmarks)."""
+    summary = r.get('summary') or aggregate.summarize_results(r)
+    groups = summary.get('groups', [])
+    rows: List[List[str]] = []
+
+    def add(what: str, value: str) -> None:
+        rows.append([what, value])
+    for raw in r.get('raw_backend') or []:
+        add(f'raw backend, {raw["model"]} {raw["precision"]}', _p50_99(raw['infer_ms']) +
+            ' ms')
+    sizes = r.get('options', {}).get('sizes') or [[640, 480]]
+    first = f'{sizes[0][0]}x{sizes[0][1]}'     # other sizes: bench.md
+    for g in groups:
+        if g['phase'] == '30hz' and g.get('runs') and g['size'] == first:
+            text = f'{_p50_99(g["latency_ms"])} ms, {g["answered"]}/{g["sent"]} answered, ' \
+                   f'CPU {g["cpu_percent"]:.0f}%'
+            add(f'end to end @ {g["rate_achieved"]:.0f} Hz, {_name(g)}, {g["model"]} '
+                f'{g["size"]}', text)
+    for g in groups:
+        if g['phase'] == 'overload' and g.get('runs') and g['size'] == first:
+            add(f'overload @ {g["rate_achieved"]:.0f} Hz sent, {_name(g)}, {g["model"]} '
+                f'{g["size"]}', f'{_p50_99(g["latency_ms"])} ms, {g["throughput_hz"]:.1f} Hz '
+                f'out, drops: {_drops(g)}')
+    for g in groups:
+        if g['phase'] in ('executor', 'executor-overload') and g.get('runs') \
+                and g['kind'] == 'ours':
+            spun = g['executor'] or 'shipped MultiThreadedExecutor'
+            add(f'our node, {spun}, {g["size"]} @ {g["rate_achieved"]:.0f} Hz sent',
+                f'{_p50_99(g["latency_ms"])} ms, {g["throughput_hz"]:.1f} Hz out')
+    for t in r.get('transport') or []:
+        if 'error' not in t:
+            add(f'transport {t["size"]} @ 30 Hz best effort, '
+                f'{"shipped profile" if t["profile"] else "Fast DDS defaults"}',
+                f'{t["delivered"]}/{t["sent"]} delivered, p50 {_pq(t["latency_ms"])} ms')
+    for c in r.get('conversion') or []:
+        add(f'conversion {c["size"]}: raw CDR (+ take copy) vs standard',
+            f'{_pq(c["raw_with_take_copy"], digits=3)} vs {_pq(c["standard"], digits=3)} ms '
+            f'p50 ({c["speedup_p50"]}x)')
+    mem = r.get('memory') or {}
+    idle = mem.get('idle_node') or {}
+    if 'rss_mb' in idle:
+        add('idle RSS, configured node (EfficientNet-Lite0, ORT)',
+            f'{idle["rss_mb"]} MB (USS {idle.get("uss_mb")} MB)')
+    seg = {s.get('variant', ''): s for s in mem.get('shm_segment') or []}
+    shipped = next((v for k, v in seg.items() if k.startswith('shipped profile (')), None)
+    default = next((v for k, v in seg.items() if k.startswith('Fast DDS defaults')), None)
+    if shipped and default and 'rss_mb' in shipped and 'rss_mb' in default:
+        add('RSS of a bare rclpy node: shipped profile vs Fast DDS defaults',
+            f'{shipped["rss_mb"]} vs {default["rss_mb"]} MB')
+    for a in r.get('allocations') or []:
+        x = a['node_path']
+        add(f'tracemalloc, node path, {a["model"]}',
+            f'{x["retained_bytes_per_frame"]} B/frame retained, {x["transient_peak_bytes_max"]} '
+            f'B transient peak (frame {a["frame_bytes"]} B)')
+    m = r.get('machine', {})
+    lines = [f'Run of {r.get("created")} on {m.get("cpu_model")} ({m.get("cpus")} CPUs, '
+             f'{m.get("ram_gib")} GiB), load average {r.get("load_average", {}).get("start")} '
+             f'-> {r.get("load_average", {}).get("end")}; {r.get("elapsed_s")} s. p50 (p99).',
+             ''] + table(['measurement', 'result'], rows) + ['']
+    lines += targets_section(summary)[2:]
+    return '\n'.join(lines).rstrip() + '\n'
+
+
+def update_block(text: str, block: str) -> Optional[str]:
+    """Replace what lies between the headline markers of ``text``; None without markers."""
+    start, end = text.find(HEADLINE_BEGIN), text.find(HEADLINE_END)
+    if start < 0 or end < start:
+        return None
+    return text[:start + len(HEADLINE_BEGIN)] + '\n' + block + text[end:]
 
 
 def render(r: Dict[str, Any], gpu_results: Optional[Path] = None,

@@ -47,7 +47,7 @@ class BenchOptions:
     sizes: Tuple[Tuple[int, int], ...] = ((640, 480), (1280, 720))
     precisions: Tuple[str, ...] = ('fp32', 'int8')
     rate: float = 30.0
-    duration: float = 6.0
+    duration: float = 5.0
     warmup: float = 1.0
     repeats: int = 2
     overload_factor: float = 3.0
@@ -130,8 +130,11 @@ class Runner:
     def run(self) -> Dict[str, Any]:
         t0 = time.monotonic()
         from jetson_infer_ros.bench.inprocess import int8_status, maybe
-        self.results['int8'] = {m: maybe(lambda m=m: int8_status(config_path(m)), self.log,
-                                         f'int8 status {m}') for m in self.o.models}
+        int8: Dict[str, Any] = {}
+        for model in self.o.models:
+            int8[model] = maybe(_Call(int8_status, config_path(model)), self.log,
+                                f'int8 status {model}')
+        self.results['int8'] = int8
         for name in SECTIONS:
             if name not in self.o.sections:
                 continue
@@ -203,7 +206,12 @@ class Runner:
 
         def go(spec: RunSpec) -> Dict[str, Any]:
             self.log(f'[bench] e2e {spec.label} at {spec.rate:.0f} Hz')
-            result = run_once(spec, self.work / 'e2e', self.log)
+            try:
+                result = run_once(spec, self.work / 'e2e', self.log)
+            except Exception as exc:  # noqa: B902 - one broken run is recorded, not fatal
+                self.log(f'[bench] {spec.label}: FAILED: {type(exc).__name__}: {exc}')
+                result = dataclasses.asdict(spec)
+                result.update(size=size_label(spec.size), error=f'{type(exc).__name__}: {exc}')
             runs.append(result)
             return result
 
@@ -211,8 +219,9 @@ class Runner:
             config, task = config_path(model), task_of(model)
             precisions = self.precisions_for(model)
             for size in o.sizes:
-                base = {'model': model, 'config': config, 'task': task, 'size': size,
-                        'duration': o.duration, 'warmup': o.warmup}
+                base: Dict[str, Any] = {
+                    'model': model, 'config': config, 'task': task, 'size': size,
+                    'duration': o.duration, 'warmup': o.warmup}
                 kinds = [('ours', p) for p in precisions]
                 kinds += [('naive', 'fp32'), ('relay', 'fp32')]
                 for rep in range(o.repeats):
@@ -231,16 +240,26 @@ class Runner:
                     rate = round(min(o.max_rate, o.overload_factor * cap), 1)
                     go(RunSpec(kind=kind, precision=precision, rate=rate, phase='overload',
                                **base))
-        # the executor alone: the relay spun the way rclpy.spin does, and the way
-        # infer_node spins (MultiThreadedExecutor, 4 threads, spin_once loop)
-        if o.models:
+        # the executor's share: the relay spun the way rclpy.spin does and the way
+        # infer_node spins (MultiThreadedExecutor, 4 threads, spin_once loop), and our
+        # node as shipped against the same node class in a SingleThreadedExecutor
+        if o.models and 'fp32' in o.precisions:
             model = o.models[0]
+            ebase: Dict[str, Any] = {
+                'model': model, 'config': config_path(model), 'task': task_of(model),
+                'size': o.sizes[0], 'rate': o.rate, 'duration': o.duration,
+                'warmup': o.warmup, 'phase': 'executor'}
             for rep in range(o.repeats):
-                for executor in ('single', 'multi'):
-                    go(RunSpec(kind='relay', executor=executor, model=model,
-                               config=config_path(model), task=task_of(model),
-                               size=o.sizes[0], rate=o.rate, duration=o.duration,
-                               warmup=o.warmup, phase='executor', repeat=rep))
+                for kind, executor in (('relay', 'single'), ('relay', 'multi'),
+                                       ('ours', ''), ('ours', 'single')):
+                    go(RunSpec(kind=kind, executor=executor, repeat=rep, **ebase))
+            cap = aggregate.capacity_hz(runs, model, size_label(o.sizes[0]), 'fp32')
+            if cap:
+                ebase.update(phase='executor-overload',
+                             rate=round(min(o.max_rate, o.overload_factor * cap), 1))
+                for rep in range(o.repeats):
+                    for executor in ('', 'single'):
+                        go(RunSpec(kind='ours', executor=executor, repeat=rep, **ebase))
 
     def section_transport(self) -> None:
         from jetson_infer_ros.bench.transport import run_delivery
@@ -262,6 +281,16 @@ class Runner:
             'import_steps': memory.import_steps(config, self.work / 'memory'),
             'shm_segment': memory.segment_rss(self.work / 'memory'),
         }
+
+
+class _Call:
+    """A function bound to its arguments (typed, unlike a lambda in a loop)."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.fn, self.args = fn, args
+
+    def __call__(self) -> Any:
+        return self.fn(*self.args)
 
 
 def _jsonable(value: Any) -> Any:

@@ -58,7 +58,7 @@ def run_delivery(size: Tuple[int, int], profile: bool, work: Path, rate: float =
             '--height', str(size[1]), '--rate', str(rate), '--duration', str(duration),
             '--warmup', str(warmup), '--depth', '1', '--summary', str(summary_path)], env, work)
         children.append(camera)
-        if not camera.wait_exit(warmup + duration + 60):
+        if not camera.wait_exit(warmup + duration + 60) or not summary_path.is_file():
             raise procs.BenchProcessError('camera did not finish:\n' + camera.log()[-2000:])
         time.sleep(0.5)
     except procs.BenchProcessError as exc:
@@ -66,8 +66,7 @@ def run_delivery(size: Tuple[int, int], profile: bool, work: Path, rate: float =
         log(f'[bench] {label}: FAILED: {str(exc).splitlines()[0]}')
         return result
     finally:
-        for child in reversed(children):
-            child.stop()
+        procs.stop_all(children)
     camera_summary = json.loads(summary_path.read_text())
     arrived = {int(r['stamp_ns']): int(r['received_ns']) for r in read_jsonl(out)}
     sent = [int(s) for s in camera_summary['stamps']]

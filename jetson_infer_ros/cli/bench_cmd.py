@@ -15,11 +15,12 @@
 """`jetson-infer bench`: where the milliseconds of a frame go, written down as a report.
 
 Writes ``bench.json`` (every number, raw latency samples included), ``bench.md`` (the
-tables), ``latency.png`` and ``stages.png`` into ``--out``. ``--quick`` runs every
-section on a tiny budget (the smoke test); ``--models``, ``--sizes``, ``--duration``
-and ``--repeats`` trade time for precision (the default run takes about 15 minutes on
-2 cores). Every ROS process it starts is isolated (LOCALHOST discovery, its own
-domain, the large-data Fast DDS profile).
+tables), ``latency.png`` and ``stages.png`` into ``--out``, and refreshes the headline
+block of a ``README.md`` already there (docs/benchmarks keeps its narrative that way).
+``--quick`` runs every section on a tiny budget (the smoke test); ``--models``,
+``--sizes``, ``--duration`` and ``--repeats`` trade time for precision (the default run
+takes 12-15 minutes on 2 cores). Every ROS process it starts is isolated (LOCALHOST
+discovery, its own domain, the large-data Fast DDS profile).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--precisions', help='comma list (default fp32,int8; int8 rows only '
                         'where a calibrated artefact exists)')
     parser.add_argument('--duration', type=float, help='measured seconds per end-to-end run '
-                        '(default 6)')
+                        '(default 5)')
     parser.add_argument('--repeats', type=int, help='interleaved repeats per node (default 2)')
     parser.add_argument('--rate', type=float, help='camera rate, Hz (default 30)')
     parser.add_argument('--overload-factor', type=float,
@@ -55,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='GPU results markdown merged into the report when present')
     parser.add_argument('--keep-work', action='store_true',
                         help='keep child-process logs and raw files (printed at the end)')
+    parser.add_argument('--from-json', metavar='BENCH_JSON',
+                        help='measure nothing: re-derive and re-render the report of an '
+                        'earlier bench.json into --out (e.g. after docs/gpu_results.md changed)')
 
 
 def options_from_args(args: argparse.Namespace) -> Any:
@@ -96,10 +100,32 @@ def write_report(results: Dict[str, Any], out: Path, gpu_results: Path) -> List[
     json_path.write_text(json.dumps(results, indent=1, allow_nan=True) + '\n')
     md_path = out / 'bench.md'
     md_path.write_text(report.render(results, gpu_results, images))
-    return [json_path, md_path] + written
+    written = [json_path, md_path] + written
+    readme = out / 'README.md'           # docs/benchmarks: keep its headline block current
+    if readme.is_file():
+        updated = report.update_block(readme.read_text(), report.headline(results))
+        if updated is not None:
+            readme.write_text(updated)
+            written.append(readme)
+    return written
+
+
+def rerender(args: argparse.Namespace) -> int:
+    """Re-derive summary and report from an existing bench.json."""
+    from jetson_infer_ros.bench import aggregate
+    try:
+        results = json.loads(Path(args.from_json).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f'--from-json {args.from_json}: {exc}') from None
+    results['summary'] = aggregate.summarize_results(results)
+    for p in write_report(results, Path(args.out), Path(args.gpu_results)):
+        print(f'[bench] wrote {p}')
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, 'from_json', None):
+        return rerender(args)
     from jetson_infer_ros import ros_isolation
     ros_isolation.apply_to_this_process()       # before anything imports rclpy
     from jetson_infer_ros.assets.data import cached_data

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`jetson-infer record --topics ... --out BAG`: record topics into a rosbag2 MCAP bag.
+"""
+`jetson-infer record --topics ... --out BAG`: record topics into a rosbag2 MCAP bag.
 
 The counterpart of `replay` for what a node answers: raw (serialized) subscriptions
 written by rosbags, with the publishers' QoS in the metadata. Stops on Ctrl-C, after

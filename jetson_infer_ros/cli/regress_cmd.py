@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`jetson-infer regress`: a bag through the node, the answers held against a golden file.
+"""
+`jetson-infer regress`: a bag through the node, the answers held against a golden file.
 
 For your own model and recordings too: give the node config you deploy, a bag of what
 the camera saw, and a golden file; ``--update`` (re)writes the golden from this run.

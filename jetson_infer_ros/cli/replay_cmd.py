@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`jetson-infer replay BAG`: publish a bag's messages with their recorded timing.
+"""
+`jetson-infer replay BAG`: publish a bag's messages with their recorded timing.
 
 ``ros2 bag play`` is not installable from a registry; this plays rosbag2 bags (folders,
 .mcap or .db3 files, ours or any other tool's) with the recorded spacing scaled by
@@ -56,9 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--max-in-flight', type=int, default=4)
     parser.add_argument('--ack-timeout', type=float, default=30.0,
                         help='give up when no answer came for this long')
-    parser.add_argument('--resend-after', type=float, default=10.0,
-                        help='after this long without an answer, recreate the publisher and '
-                             'resend the unanswered frames (0: never)')
     parser.add_argument('--start-delay', type=float, default=0.0,
                         help='seconds to wait after subscribers are there')
     parser.add_argument('--no-dds-profile', action='store_true',
@@ -88,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         reliability=args.reliability, wait_subscribers=args.wait_subscribers,
         wait_timeout=args.wait_timeout, ack_topic=args.ack_topic,
         max_in_flight=args.max_in_flight, ack_timeout=args.ack_timeout,
-        resend_after=args.resend_after, start_delay=args.start_delay)
+        start_delay=args.start_delay)
     options.check()
     with open_bag(args.bag) as bag:      # bag problems: an ordinary error, before any ROS
         player = Player(bag, options, log=lambda m: print(m, flush=True))

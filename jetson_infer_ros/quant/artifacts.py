@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Where the files of one INT8 artefact live, and how they appear without half-states.
+"""
+Where the files of one INT8 artefact live, and how they appear without half-states.
 
 One calibration produces a family of files beside ``--out`` (``X.int8.onnx``):
 
@@ -78,14 +79,14 @@ class ArtifactFamily:
         return self._sibling('.calib.cache')
 
     def variant(self, backend: str) -> Path:
-        """The model file a backend runs: the CPU layout on ONNX Runtime if it exists."""
+        """Return the model file a backend runs: the CPU layout on ONNX Runtime if present."""
         if backend == 'onnxruntime' and self.cpu.is_file():
             return self.cpu
         return self.main
 
 
 def family_of(path: Union[str, Path]) -> ArtifactFamily:
-    """The family a file belongs to (``X.int8.cpu.onnx`` belongs to ``X.int8.onnx``)."""
+    """Return the family of a file (``X.int8.cpu.onnx`` belongs to ``X.int8.onnx``)."""
     p = Path(path).expanduser()
     name = p.name
     if name.endswith(CPU_TAG + '.onnx'):
@@ -101,7 +102,8 @@ def default_artifact(model_file: Union[str, Path]) -> Path:
 
 
 class StagedFiles:
-    """Write several files to temporary names; ``commit()`` renames them all into place.
+    """
+    Write several files to temporary names; ``commit()`` renames them all into place.
 
     Used as a context manager: leaving the block without ``commit()`` (an exception)
     removes every temporary file and touches nothing at the final paths.
@@ -111,7 +113,7 @@ class StagedFiles:
         self._staged: List[tuple] = []
 
     def path_for(self, final: Union[str, Path]) -> Path:
-        """A fresh temporary path in the final file's folder (same file system)."""
+        """Return a fresh temporary path in the final file's folder (same file system)."""
         final = Path(final)
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix='.' + final.name + '.', suffix='.tmp',

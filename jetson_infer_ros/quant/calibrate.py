@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Post-training INT8 calibration: frames in, quantized models and their provenance out.
+"""
+Post-training INT8 calibration: frames in, quantized models and their provenance out.
 
 The frames go through the node's own preprocessing (the pipeline's ModelSpec and
 Preprocessor, built from the same config), so the ranges are measured on exactly the
@@ -31,17 +32,17 @@ import dataclasses
 import datetime
 import io
 import json
+from pathlib import Path
 import platform
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
-from jetson_infer_ros.config import InferConfig
-from jetson_infer_ros.quant import artifacts, export, frames as frames_mod, hygiene
-from jetson_infer_ros.quant import sensitivity, trt_cache
 import numpy as np
+
+from . import artifacts, export, frames as frames_mod, hygiene, sensitivity, trt_cache
+from ..config import InferConfig
 
 METHODS = ('entropy', 'minmax', 'percentile')
 _ORT_METHOD = {'entropy': 'Entropy', 'minmax': 'MinMax', 'percentile': 'Percentile'}
@@ -139,7 +140,7 @@ def _ort_extra(settings: CalibrationSettings) -> Dict[str, Any]:
 
 
 def _reference_pipeline(cfg: InferConfig, log: Log):
-    """The FP32 CPU pipeline: the node's ModelSpec and preprocessing for this config."""
+    """Load the FP32 CPU pipeline: the node's ModelSpec and preprocessing for this config."""
     from jetson_infer_ros.pipeline import InferencePipeline
     ref_cfg = cfg.replace(precision='fp32', backend='onnxruntime', max_batch=1)
     pipeline = InferencePipeline(ref_cfg, log=log)
@@ -170,7 +171,8 @@ def _check_out_path(out: Path, model_file: str) -> None:
 def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[str],
               settings: CalibrationSettings, log: Log = _stderr,
               evaluation_hashes: Sequence[str] = ()) -> CalibrationResult:
-    """Measure ranges on ``source`` and write the artefact family at ``out``.
+    """
+    Measure ranges on ``source`` and write the artefact family at ``out``.
 
     Raises CalibrationError / FrameSourceError / AlreadyQuantizedError (all ValueError)
     with one line; nothing exists at ``out`` unless everything succeeded.
@@ -178,7 +180,7 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
     import onnx
     import onnxruntime
     from onnxruntime.quantization import CalibrationMethod
-    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+    from onnxruntime.quantization.calibrate import save_tensors_data
     from jetson_infer_ros.pipeline import resolve_model
     from jetson_infer_ros.preprocess import Preprocessor
 
@@ -210,17 +212,11 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
     sample: List[np.ndarray] = []
     progress = Progress('frames', total, log)
     with tempfile.TemporaryDirectory(prefix='jetson-infer-calib-') as work:
-        calibrator = create_calibrator(
-            Path(model_file), None, augmented_model_path=str(Path(work) / 'augmented.onnx'),
-            calibrate_method=method, extra_options=_ort_extra(settings))
+        collector = _RangeCollector(model_file, spec.input_name, method,
+                                    _ort_extra(settings), Path(work))
         batch = spec.preprocess.allocate(rows)
         filled = 0
         done = 0
-
-        def flush(n: int) -> None:
-            with contextlib.redirect_stdout(io.StringIO()):
-                calibrator.collect_data(_OneBatch(spec.input_name, batch[:n].copy()))
-
         for frame in source.frames():
             checker.add(frame.picture, frame.sha256)
             items.append({'ref': frame.ref, 'sha256': frame.sha256})
@@ -233,16 +229,19 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
             filled += 1
             done += 1
             if filled == rows:
-                flush(filled)
+                collector.add(batch[:filled])
                 filled = 0
             progress(done)
         if filled:
-            flush(filled)
+            collector.add(batch[:filled])
         if done == 0:
             raise CalibrationError('the frame source yielded no frames')
-        with contextlib.redirect_stdout(io.StringIO()):
-            ranges = calibrator.compute_data()
-        del calibrator
+        ranges, non_finite = collector.result()
+        ranges = _borrow_input_ranges(model_file, ranges, non_finite)
+        if non_finite:
+            log(f'[calibrate] {len(non_finite)} tensors hold non-finite values (e.g. a -inf '
+                f'Pad before MaxPool): {", ".join(non_finite[:4])}; they take the '
+                'quantization of their input')
         ranges_json = str(Path(work) / 'ranges.json')
         save_tensors_data(ranges, ranges_json)
 
@@ -255,18 +254,25 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
 
         trt_tmp = str(Path(work) / 'tensorrt.onnx')
         cpu_tmp = str(Path(work) / 'cpu.onnx')
+        plain = _plain_ranges(ranges)
+        measured = set(plain) | set(non_finite)
+        base, prepared = export.prepare_for_quantization(
+            model_file, str(Path(work) / 'prepared.onnx'), measured, keep_float)
+        log(f'[calibrate] graph for quantization: {prepared}')
+        padded = export.finite_pad_values(base, str(Path(work) / 'finite_pads.onnx'), plain)
+        if padded:
+            base = str(Path(work) / 'finite_pads.onnx')
+            prepared += f'; -inf Pad values set to the range minimum in {", ".join(padded)}'
         log('[calibrate] writing the TensorRT Q/DQ model')
-        export.write_quantized(model_file, ranges_json, method, trt_tmp, 'tensorrt',
-                               keep_float)
+        export.write_quantized(base, ranges_json, method, trt_tmp, 'tensorrt', keep_float)
         if settings.write_cpu_model:
             log('[calibrate] writing the ONNX Runtime CPU model')
-            export.write_quantized(model_file, ranges_json, method, cpu_tmp, 'onnxruntime',
+            export.write_quantized(base, ranges_json, method, cpu_tmp, 'onnxruntime',
                                    keep_float)
         check = _sample_check(model_file, spec.input_name, sample_batch,
                               {'tensorrt': trt_tmp,
                                **({'onnxruntime': cpu_tmp} if settings.write_cpu_model
                                   else {})})
-        plain = _plain_ranges(ranges)
         amax = trt_cache.amax_from_ranges((k, v[0], v[1]) for k, v in plain.items())
         cache_text = trt_cache.render(amax, settings.trt_version)
         provenance = {
@@ -287,6 +293,7 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
                        **_ort_extra(settings)},
             'hygiene': {**checker.summary(), 'warnings': warnings},
             'kept_float': list(keep_float),
+            'graph': prepared,
             'sensitivity': sensitivity.as_dicts(scores),
             'sample_sqnr_db': check,
             'quantization': {
@@ -299,6 +306,7 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
             },
             'trt_cache_version': int(settings.trt_version),
             'ranges': plain,
+            'non_finite_tensors': non_finite,
             'tools': {'onnxruntime': onnxruntime.__version__, 'onnx': onnx.__version__,
                       'numpy': np.__version__, 'python': platform.python_version()},
         }
@@ -307,18 +315,16 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         with artifacts.StagedFiles() as staged:
             staged.write_text(family.trt_cache, cache_text)
             if settings.write_cpu_model:
-                staged.write_with(family.cpu, lambda p: Path(p).write_bytes(
-                    Path(cpu_tmp).read_bytes()))
+                staged.write_with(family.cpu, lambda p: _copy(cpu_tmp, p))
             staged.write_text(family.provenance, json.dumps(provenance, indent=1) + '\n')
-            staged.write_with(family.main, lambda p: Path(p).write_bytes(
-                Path(trt_tmp).read_bytes()))
+            staged.write_with(family.main, lambda p: _copy(trt_tmp, p))
+            removed = []
+            for stale in (family.evaluation, family.evaluation_markdown):
+                if stale.exists():   # it evaluated the artefact about to be replaced
+                    stale.unlink()
+                    removed.append(stale)
+                    log(f'[calibrate] removed {stale.name}: it evaluated the previous artefact')
             files = staged.commit()
-    removed = []
-    for stale in (family.evaluation, family.evaluation_markdown):
-        if stale.exists():
-            stale.unlink()
-            removed.append(stale)
-            log(f'[calibrate] removed {stale.name}: it evaluated the previous artefact')
     if not settings.write_cpu_model and family.cpu.exists():
         family.cpu.unlink()
         removed.append(family.cpu)
@@ -328,6 +334,95 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         frames_sha256=provenance['frames']['sha256'], method=settings.method,
         seconds=seconds, warnings=warnings, kept_float=list(keep_float),
         sample_sqnr_db=check, removed_stale=removed)
+
+
+def _copy(src: str, dst: str) -> None:
+    import shutil
+    shutil.copyfile(src, dst)
+
+
+class _RangeCollector:
+    """
+    ONNX Runtime's calibrator fed one preprocessed batch at a time.
+
+    Tensors that hold non-finite values (TF-style MaxPool padding is a Pad with -inf)
+    have no usable range and would crash the histogram calibrators (np.histogram of
+    -inf); a MinMax probe on the first batch finds them and they are left out. They are
+    reported, and ONNX Runtime's quantizer gives them their input's scale (for a -inf
+    pad that saturates to the lowest int8 value, which loses every max, as -inf does).
+    """
+
+    def __init__(self, model_file: str, input_name: str, method: Any,
+                 extra: Dict[str, Any], work: Path) -> None:
+        self.model_file, self.input_name, self.method = model_file, input_name, method
+        self.extra, self.work = extra, work
+        self.calibrator: Any = None
+        self.skipped: List[str] = []
+
+    def _create(self, method: Any, name: str, extra: Dict[str, Any]):
+        from onnxruntime.quantization.calibrate import create_calibrator
+        with contextlib.redirect_stdout(io.StringIO()):
+            return create_calibrator(Path(self.model_file), None,
+                                     augmented_model_path=str(self.work / name),
+                                     calibrate_method=method, extra_options=extra)
+
+    def _collect(self, calibrator: Any, batch: np.ndarray) -> None:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                calibrator.collect_data(_OneBatch(self.input_name, batch.copy()))
+        except (ValueError, TypeError) as exc:
+            raise CalibrationError(f'ONNX Runtime calibration failed: '
+                                   f'{str(exc).splitlines()[0]}') from None
+
+    def add(self, batch: np.ndarray) -> None:
+        from onnxruntime.quantization import CalibrationMethod
+        if self.calibrator is None:
+            if self.method != CalibrationMethod.MinMax:
+                probe = self._create(CalibrationMethod.MinMax, 'probe.onnx', {})
+                self._collect(probe, batch)
+                self.skipped = _non_finite(probe.compute_data())
+                del probe
+            self.calibrator = self._create(self.method, 'augmented.onnx', self.extra)
+            wanted = getattr(self.calibrator, 'tensors_to_calibrate', None)
+            if self.skipped and isinstance(wanted, set):
+                wanted.difference_update(self.skipped)   # ORT reads this set in collect_data
+        self._collect(self.calibrator, batch)
+
+    def result(self):
+        """(finite TensorsData, names of tensors left out for non-finite values)."""
+        from onnxruntime.quantization.calibrate import TensorsData
+        with contextlib.redirect_stdout(io.StringIO()):
+            ranges = self.calibrator.compute_data()
+        bad = sorted(set(_non_finite(ranges)) | set(self.skipped))
+        kept = {k: v for k, v in ranges.items() if k not in bad}
+        return TensorsData(ranges.calibration_method, kept), bad
+
+
+def _borrow_input_ranges(model_file: str, ranges: Any, names: Sequence[str]) -> Any:
+    """Give each non-finite tensor the range of its producer's first input (see above)."""
+    if not names:
+        return ranges
+    from onnxruntime.quantization.calibrate import TensorsData
+    producers = {o: n for n in _load_nodes(model_file) for o in n.output}
+    data = dict(ranges.items())
+    for name in names:
+        node = producers.get(name)
+        source = node.input[0] if node is not None and node.input else None
+        if source not in data:
+            raise CalibrationError(
+                f'tensor {name} holds non-finite values and its producer has no measured '
+                'input range; keep that node in float (--keep-float) or fix the model')
+        data[name] = data[source]
+    return TensorsData(ranges.calibration_method, data)
+
+
+def _non_finite(ranges: Any) -> List[str]:
+    out = []
+    for name, value in ranges.items():
+        lo, hi = value.range_value
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            out.append(name)
+    return sorted(out)
 
 
 class _OneBatch:
@@ -395,7 +490,7 @@ def _now() -> str:
 
 
 def load_provenance(artifact: Union[str, Path]) -> Optional[Dict[str, Any]]:
-    """The calibration provenance of an artefact family, or None if absent/unreadable."""
+    """Return the calibration provenance of an artefact family (None if absent/unreadable)."""
     path = artifacts.family_of(artifact).provenance
     try:
         return json.loads(path.read_text())

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Calibration and evaluation frames from an image folder or a rosbag2 bag.
+"""
+Calibration and evaluation frames from an image folder or a rosbag2 bag.
 
 INT8 ranges are only as good as the frames they were measured on, and a calibration
 set is only trustworthy if one can say afterwards exactly which frames it was. So
@@ -28,14 +29,16 @@ detector would otherwise hold gigabytes of pictures.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional, Sequence
 
-from jetson_infer_ros.image_convert import Picture
 import numpy as np
+
+from ..image_convert import Picture
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.pgm', '.ppm')
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -55,7 +58,8 @@ class Frame:
 
 
 def pixel_sha256(picture: Picture) -> str:
-    """Hash the pixels in canonical form (bgr8 for colour, mono8 for grey).
+    """
+    Hash the pixels in canonical form (bgr8 for colour, mono8 for grey).
 
     Shape and colour are part of the hash, so a frame and its transpose never collide.
     """
@@ -157,7 +161,8 @@ class ImageFolder(FrameSource):
 
 
 class BagTopic(FrameSource):
-    """``sensor_msgs/Image`` or ``CompressedImage`` messages of one topic of a rosbag2 bag.
+    """
+    ``sensor_msgs/Image`` or ``CompressedImage`` messages of one topic of a rosbag2 bag.
 
     Reads MCAP and sqlite3 bags with the pure-Python ``rosbags`` package; messages are
     decoded by the same converters the node uses (``image_convert``).
@@ -190,20 +195,24 @@ class BagTopic(FrameSource):
             raise FrameSourceError(f'topic {topic!r} in {self.bag.name} has no messages')
         self.indices = evenly_spaced(self.total, samples)
 
-    def _reader(self):
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Any]:
+        """Yield an open rosbags AnyReader; opening errors become one FrameSourceError line."""
         try:
             from rosbags.highlevel import AnyReader
             from rosbags.typesys import get_typestore, Stores
         except ImportError:
             raise FrameSourceError('reading bags needs the rosbags package '
                                    '(pip install rosbags)') from None
-        paths = [self.bag]
-        reader = AnyReader(paths, default_typestore=get_typestore(Stores.ROS2_KILTED))
+        reader = AnyReader([self.bag], default_typestore=get_typestore(Stores.ROS2_KILTED))
         try:
             reader.open()
         except Exception as exc:  # rosbags raises its own ReaderError/AnyReaderError
             raise FrameSourceError(f'cannot open bag {self.bag}: {exc}') from None
-        return reader
+        try:
+            yield reader
+        finally:
+            reader.close()
 
     def __len__(self) -> int:
         return len(self.indices)

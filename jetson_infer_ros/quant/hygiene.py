@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Warn about calibration sets that look fine but measure the wrong thing.
+"""
+Warn about calibration sets that look fine but measure the wrong thing.
 
 Three mistakes produce INT8 models that pass a quick look and fail on the robot: too few
 frames (activation ranges of a handful of scenes), a set dominated by near-duplicates
@@ -26,14 +27,16 @@ from __future__ import annotations
 
 from typing import Iterable, List, Optional, Set
 
-from jetson_infer_ros.image_convert import Picture
 import numpy as np
+
+from ..image_convert import Picture
 
 MIN_FRAMES = 100
 """Fewer calibration frames than this draws a warning."""
 
 NEAR_DUPLICATE_DIFF = 2.0
-"""Mean absolute difference (0-255 grey, 32x32 thumbnails) below which two consecutive
+"""
+Mean absolute difference (0-255 grey, 32x32 thumbnails) below which two consecutive
 frames count as near-duplicates. Measured on vtest.avi (10 fps): consecutive frames
 0.8 median, every 3rd frame 2.4, every 10th 4.5; unrelated photos 18-130."""
 
@@ -44,7 +47,7 @@ THUMB = 32
 
 
 def thumbnail(picture: Picture) -> np.ndarray:
-    """32x32 float32 grey thumbnail (area-averaged), the unit of the duplicate check."""
+    """Return a 32x32 float32 grey miniature, area-averaged: the unit of the duplicate check."""
     import cv2
     a = picture.array
     if a.dtype == np.uint16:

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Which layers INT8 hurts most, measured one layer at a time on calibration frames.
+"""
+Which layers INT8 hurts most, measured one layer at a time on calibration frames.
 
 A network's INT8 error is rarely spread evenly. In EfficientNet-Lite0 rounding the
 weights of the first depthwise convolution alone (per channel, 46 dB weight SQNR)
@@ -76,7 +77,7 @@ def _weight_axis(node: Any, shape: Sequence[int]) -> int:
 
 
 def cpu_session(model_bytes: bytes):
-    """An ONNX Runtime CPU session with warnings silenced (for analysis, not serving)."""
+    """Open an ONNX Runtime CPU session with warnings silenced (analysis, not serving)."""
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.log_severity_level = 3
@@ -130,5 +131,5 @@ def choose_float_layers(scores: Sequence[LayerScore], threshold_db: float,
 
 
 def as_dicts(scores: Sequence[LayerScore], limit: int = 12) -> List[Dict[str, Any]]:
-    """The worst ``limit`` scores, for provenance files."""
+    """Return the worst ``limit`` scores as dicts, for provenance files."""
     return [dataclasses.asdict(s) for s in list(scores)[:limit]]

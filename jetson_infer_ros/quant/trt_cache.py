@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TensorRT calibration cache from our activation ranges, for the legacy INT8 build path.
+r"""
+TensorRT calibration cache from our activation ranges, for the legacy INT8 build path.
 
 TensorRT 8.x (a Xavier NX stops at 8.5) and 10.x still build INT8 engines from an FP32
 ONNX plus an ``IInt8EntropyCalibrator2`` whose ``readCalibrationCache`` returns a cache;
@@ -25,7 +26,7 @@ a first line ``TRT-<version>-EntropyCalibration2``, then one line per tensor
 ``<tensor name>: <hex>`` where ``<hex>`` is the IEEE-754 bit pattern of the float32
 *scale* (amax / 127) written as a big-endian hexadecimal number without ``0x``.
 Verified against public code: NVIDIA TAO Toolkit's keras exporter
-(``_calibration_cache_from_dict``: header ``"TRT-{}-EntropyCalibration2\\n"``, entry
+(``_calibration_cache_from_dict``: header ``"TRT-{}-EntropyCalibration2\n"``, entry
 ``hex(struct.unpack("i", struct.pack("f", amax / 127.0))[0])[2:]``) and readers that
 decode entries with ``struct.unpack("!f", bytes.fromhex(value))`` (network byte order),
 plus caches in the wild headed ``TRT-8501-EntropyCalibration2`` (TensorRT 8.5.1) and

@@ -32,7 +32,7 @@ from jetson_infer_ros.bench.summary import fmt_ms, growth, mean_of, summarize
 from jetson_infer_ros.cli import bench_cmd
 
 STAGES = {'convert': 0.1, 'preprocess': 0.4, 'infer': 5.0, 'postprocess': 0.2,
-          'message': 0.05, 'publish': 0.25, 'total': 7.0, 'latency': 9.0}
+          'message': 0.05, 'publish': 0.25, 'total': 7.0, 'latency': 8.0}
 
 
 def test_summarize_percentiles_and_empty():
@@ -138,7 +138,9 @@ def test_targets_follow_from_the_numbers():
     over = targets['node overhead p50 (end to end - raw backend)']
     assert over['measured'] == pytest.approx(5.0) and over['met'] is False
     floor = targets['node overhead p50 beyond the DDS floor']
-    assert floor['measured'] == pytest.approx(9.0 - 2.0 - 4.0)
+    assert floor['measured'] == pytest.approx(9.0 - 2.0 - 5.0)    # in-node infer 5
+    inside = targets['node overhead p50 (end to end - infer inside the node)']
+    assert inside['measured'] == pytest.approx(4.0) and inside['met'] is False
     ratio = targets['overload p99 latency / service time']
     assert ratio['measured'] == pytest.approx(12.0 / 6.0) and ratio['met'] is True
     assert targets['overload drops counted']['met'] is True
@@ -151,8 +153,10 @@ def test_decomposition_and_jetson_projection():
     summary = _results()['summary']
     ours = aggregate.find(summary['groups'], phase='30hz', kind='ours')
     parts = aggregate.decomposition(ours)
-    assert parts['dds_in_and_dispatch'] == pytest.approx(2.0)   # latency 9 - total 7
-    assert parts['dds_out'] == pytest.approx(0.0)               # e2e p50 9 - latency 9
+    # stamp->results 8 - (total 7 - message 0.05 - publish 0.25)
+    assert parts['dds_in_and_dispatch'] == pytest.approx(1.3)
+    # end to end p50 9 - stamp->results 8 - message - publish
+    assert parts['dds_out'] == pytest.approx(0.7)
     proj = summary['jetson_projection'][0]
     assert proj['node_work_ms'] == pytest.approx(0.1 + 0.4 + 0.2 + 0.05 + 0.25 + 1.0)
     assert proj['projected_ms']['x2.5'] == pytest.approx(2.5 * proj['added_here_ms'], abs=0.01)
@@ -167,6 +171,37 @@ def test_markdown_report_lays_out_every_section(tmp_path):
     assert '## GPU results (merged from docs/gpu_results.md)' in md and '## H100' in md
     assert '| ours fp32 | efficientnet_lite0 | 640x480 |' in md
     assert '**not met**' in md and '| met |' in md
-    assert '### The executor alone' in md
+    assert "### The executor's share" in md
     missing = report.render(_results(), tmp_path / 'absent.md')
     assert 'was not present' in missing
+
+
+def test_headline_block_replaced_between_markers_only():
+    text = ('intro\n' + report.HEADLINE_BEGIN + '\nold numbers\n' + report.HEADLINE_END +
+            '\noutro\n')
+    new = report.update_block(text, report.headline(_results()))
+    assert new is not None and 'old numbers' not in new
+    assert new.startswith('intro\n') and new.endswith(report.HEADLINE_END + '\noutro\n')
+    assert '| end to end @ 30 Hz, ours fp32, efficientnet_lite0 640x480 |' in new
+    assert '| node overhead p50 (end to end - raw backend) |' in new
+    assert report.update_block('no markers here', 'x') is None
+
+
+def test_rerender_from_json_writes_the_whole_report(tmp_path):
+    import json
+    results = _results()
+    del results['summary']
+    src = tmp_path / 'bench.json'
+    src.write_text(json.dumps(results))
+    out = tmp_path / 'report'
+    args = argparse.Namespace(from_json=str(src), out=str(out),
+                              gpu_results=str(tmp_path / 'absent.md'))
+    assert bench_cmd.run(args) == 0
+    written = json.loads((out / 'bench.json').read_text())
+    assert written['summary']['targets'] and written['images'] == ['latency.png', 'stages.png']
+    for name in ('latency.png', 'stages.png'):
+        assert (out / name).read_bytes()[:4] == b'\x89PNG'
+    assert '## 8. Targets' in (out / 'bench.md').read_text()
+    with pytest.raises(ValueError, match='--from-json'):
+        bench_cmd.run(argparse.Namespace(from_json=str(tmp_path / 'nope.json'), out=str(out),
+                                         gpu_results=''))
