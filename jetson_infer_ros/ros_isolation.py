@@ -72,8 +72,42 @@ def apply_to_this_process(domain_id: Optional[int] = None) -> Dict[str, str]:
     return env
 
 
+_HELD: Dict[int, int] = {}   # domain id -> fd of its held lock (lives with the process)
+
+
 def random_domain_id() -> int:
-    return random.SystemRandom().randint(1, 101)
+    """
+    Pick a random domain in 1..101 that no other test/demo/bench run here holds.
+
+    Concurrent runs on one machine that land on the same domain see each other's nodes
+    (same names, same topics) and were seen to stall reliable streams. Each run takes a
+    lock file per domain and keeps it while the process lives; children inherit the
+    domain through the environment. Falls back to a plain random pick when no lock
+    directory is usable.
+    """
+    import fcntl
+    import tempfile
+    rng = random.SystemRandom()
+    ids = list(range(1, 102))
+    rng.shuffle(ids)
+    lock_dir = Path(tempfile.gettempdir()) / 'jetson_infer_ros_domains'
+    try:
+        lock_dir.mkdir(exist_ok=True)
+    except OSError:
+        return ids[0]
+    for domain in ids:
+        try:
+            fd = os.open(str(lock_dir / f'{domain}.lock'), os.O_CREAT | os.O_RDWR, 0o666)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        _HELD[domain] = fd
+        return domain
+    return ids[0]
 
 
 def _is_humble() -> bool:

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Benchmarks behind `jetson-infer bench`: where the milliseconds of a frame go.
+"""
+Benchmarks behind `jetson-infer bench`: where the milliseconds of a frame go.
 
 The numbers come from the same code that runs on a robot: the raw backend and the
 in-process pipeline use InferencePipeline; the per-stage numbers are read from the

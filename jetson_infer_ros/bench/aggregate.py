@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""From raw runs to the numbers the report states: pooled groups, targets, projection.
+"""
+From raw runs to the numbers the report states: pooled groups, targets, projection.
 
 Repeats of one configuration are pooled (latency samples concatenated; the node's own
 percentiles averaged over runs, since percentiles of separate windows cannot be
@@ -233,7 +234,8 @@ def evaluate_targets(results: Dict[str, Any], groups: List[Dict[str, Any]]
 
 
 def decomposition(group: Dict[str, Any]) -> Optional[Dict[str, float]]:
-    """Split one group's p50 end-to-end latency into where the milliseconds go.
+    """
+    Split one group's p50 end-to-end latency into where the milliseconds go.
 
     The node's ``total`` runs from its subscription callback to publish returned; its
     ``latency`` from the camera stamp to the moment results exist (taken after
@@ -259,7 +261,8 @@ def decomposition(group: Dict[str, Any]) -> Optional[Dict[str, float]]:
 
 
 def jetson_projection(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Project what the node adds to a TensorRT engine's time from the CPU stage numbers.
+    """
+    Project what the node adds to a TensorRT engine's time from the CPU stage numbers.
 
     Node work = the p50s of convert, preprocess, postprocess, message and publish, plus
     the smallest hand-off measured at the camera rate (the wake-up; a saturated node's

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The benchmark's camera: publishes real frames at a set rate and says what it sent.
+"""
+The benchmark's camera: publishes real frames at a set rate and says what it sent.
 
 Run as its own process (``python -m jetson_infer_ros.bench.camera``) under the isolated
 environment, so every frame crosses a process boundary as it does on a robot. Each
@@ -33,7 +34,7 @@ from typing import List, Optional
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--topic', default='image')
     ap.add_argument('--width', type=int, default=640)
     ap.add_argument('--height', type=int, default=480)

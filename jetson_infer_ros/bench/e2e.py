@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""One end-to-end run: camera process -> node process -> listener process, over DDS.
+"""
+One end-to-end run: camera process -> node process -> listener process, over DDS.
 
 The node under test is one of three: ``ours`` (the real ``infer_node`` console script
 with a params file, exactly as a user starts it), ``naive`` (the tutorial-style

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Real camera frames at the sizes benchmarked, from the street video of the data set.
+"""
+Real camera frames at the sizes benchmarked, from the street video of the data set.
 
 Timing on real pictures matters for detection: the number of boxes that survive the
 threshold drives decode, NMS and message building. Frames come from ``vtest.avi``

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""An image subscriber that only notes what arrived: the transport half of issue 11.
+"""
+An image subscriber that only notes what arrived: the transport half of issue 11.
 
 Subscribes to ``image`` with the node's own input QoS (best effort, keep last 1 by
 default) on the raw CDR path, reads just the header stamp, and writes one JSON line per
@@ -30,7 +31,7 @@ from typing import List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--topic', default='image')
     ap.add_argument('--out', required=True)
     ap.add_argument('--reliable', action='store_true')

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The in-process measurements: raw backend, the node's per-frame path, conversion, memory.
+"""
+The in-process measurements: raw backend, the node's per-frame path, conversion, memory.
 
 No DDS here, so these are the quiet numbers the end-to-end runs are compared against:
 
@@ -40,7 +41,8 @@ from jetson_infer_ros.bench.summary import summarize
 
 
 def load_pipeline(config: str, precision: str = 'fp32', force_int8: bool = False) -> Any:
-    """Load the pipeline the node would run; ``force_int8`` skips the accuracy gate.
+    """
+    Load the pipeline the node would run; ``force_int8`` skips the accuracy gate.
 
     The raw-backend timing of an INT8 artefact is worth knowing even when its accuracy
     keeps the node from using it; whether the gate accepts it is reported separately.
@@ -188,7 +190,8 @@ def _time(fn: Callable[[], Any], runs: int, warmup: int = 5) -> np.ndarray:
 
 def allocations(step: Callable[[int], Any], frames: int = 100, warmup: int = 20
                 ) -> Dict[str, Any]:
-    """Measure what ``step(i)`` allocates per frame in steady state, with tracemalloc.
+    """
+    Measure what ``step(i)`` allocates per frame in steady state, with tracemalloc.
 
     ``retained_bytes_per_frame``: growth of traced memory over ``frames`` frames,
     divided by frames (a leak or a growing cache shows here). ``transient_peak_bytes``:

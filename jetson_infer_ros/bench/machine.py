@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""What the benchmark ran on, written beside every number it produced.
+"""
+What the benchmark ran on, written beside every number it produced.
 
 Timings mean nothing without the machine and its load: CPU model and cores (lscpu),
 memory, versions of the runtime pieces, and the load average before and after (this

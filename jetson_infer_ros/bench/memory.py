@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Idle memory of the configured node, and where those megabytes come from.
+"""
+Idle memory of the configured node, and where those megabytes come from.
 
 ``idle_node_memory`` starts the real node (``infer_node --autostart``), waits until it
 is active and idle, and reads RSS/USS/PSS of its pid with psutil. ``import_steps`` runs
@@ -90,7 +91,8 @@ _PARTICIPANT_PROBE = (
 
 
 def segment_rss(work: Path, sizes_mb: Sequence[int] = (16,)) -> List[Dict[str, Any]]:
-    """RSS of a bare rclpy node: Fast DDS defaults, the shipped profile, smaller segments.
+    """
+    RSS of a bare rclpy node: Fast DDS defaults, the shipped profile, smaller segments.
 
     The shared-memory segment of a participant is resident from the start, whatever is
     published; this shows how much of a node's idle RSS is that segment.
@@ -160,7 +162,7 @@ def _steps(config: str) -> List[Dict[str, Any]]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--steps', action='store_true', help='print the RSS of each import step')
     ap.add_argument('--config', default='config/infer.yaml')
     args = ap.parse_args(argv)

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A tutorial-style inference node, kept only as the benchmark's yardstick.
+"""
+A tutorial-style inference node, kept only as the benchmark's yardstick.
 
 This is how most ROS 2 + ONNX examples are written, on purpose: a Python message per
 frame (the pixels copied into an ``array.array``), ``np.array(msg.data)`` copied again,
@@ -32,7 +33,7 @@ from typing import Any, List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--config', required=True, help='the ROS params YAML the node would use')
     args = ap.parse_args(argv)
 

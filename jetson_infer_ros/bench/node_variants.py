@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The inference node spun differently, to measure fixes before proposing them.
+"""
+The inference node spun differently, to measure fixes before proposing them.
 
 ``infer_node``'s ``main()`` spins ``InferenceNode`` in a ``MultiThreadedExecutor`` (4
 threads, ``spin_once(timeout_sec=0.2)`` loop). This launcher runs the very same node
@@ -31,7 +32,7 @@ from typing import List, Optional
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     split = argv.index('--ros-args') if '--ros-args' in argv else len(argv)
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--executor', choices=('single', 'multi'), default='multi')
     ap.add_argument('--threads', type=int, default=4)
     ap.add_argument('--switch-interval', type=float, default=0.0,

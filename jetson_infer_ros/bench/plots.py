@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The report's two pictures: latency distributions, and where the milliseconds go.
+"""
+The report's two pictures: latency distributions, and where the milliseconds go.
 
 ``latency.png``: per model and size, the cumulative distribution of end-to-end latency
 (camera stamp -> listener receipt) for our node (FP32, INT8), the naive node and the

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Child processes of a benchmark: started isolated, watched with psutil, stopped cleanly.
+"""
+Child processes of a benchmark: started isolated, watched with psutil, stopped cleanly.
 
 Every ROS process started here gets ``ros_isolation.isolated_env()`` (LOCALHOST
 discovery, a domain id of its own run, the large-data Fast DDS profile unless a run is
@@ -47,7 +48,8 @@ class BenchProcessError(RuntimeError):
 
 
 def run_env(profile: bool = True, domain_id: Optional[int] = None) -> Dict[str, str]:
-    """Return an isolated environment on a fresh domain, with or without the shipped profile.
+    """
+    Return an isolated environment on a fresh domain, with or without the shipped profile.
 
     Any FASTDDS_DEFAULT_PROFILES_FILE inherited from the caller is removed first, so the
     "with profile" runs use exactly the shipped profile and "without" uses Fast DDS

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The transport floor: a node that answers every frame at once with an empty result.
+"""
+The transport floor: a node that answers every frame at once with an empty result.
 
 It subscribes exactly as the inference node does (``image``, best effort, keep last 1,
 raw CDR), reads only the header and publishes an empty ``vision_msgs/Classification``
@@ -31,7 +32,7 @@ from typing import Any, List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--depth', type=int, default=1, help='input keep-last depth')
     ap.add_argument('--executor', choices=('single', 'multi'), default='single',
                     help="single: rclpy.spin; multi: the inference node's MultiThreadedExecutor "

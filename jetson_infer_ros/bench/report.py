@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The markdown report of a benchmark run, rendered from its results dictionary.
+"""
+The markdown report of a benchmark run, rendered from its results dictionary.
 
 Everything printed here is in bench.json too; this module only lays it out as tables
 a reviewer can read, in the order of issue 8's questions, and states every target as

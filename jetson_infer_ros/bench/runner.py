@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run every benchmark section in order and collect one results dictionary.
+"""
+Run every benchmark section in order and collect one results dictionary.
 
 Sections (each can be chosen with ``sections``; a failing section is recorded in the
 results and the others still run): ``inprocess`` (raw backend, the node's per-frame
@@ -114,7 +115,8 @@ class Runner:
         return self._frames[size]
 
     def precisions_for(self, model: str, gated: bool = True) -> List[str]:
-        """FP32 always; INT8 where an artefact exists and (``gated``) the gate accepts it.
+        """
+        FP32 always; INT8 where an artefact exists and (``gated``) the gate accepts it.
 
         Without the gate's acceptance the node would run FP32 under an INT8 label, so
         only the raw backend (``gated=False``) times a refused artefact.

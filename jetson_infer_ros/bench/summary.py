@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Percentile summaries of timing samples, the one way every bench section reports them.
+"""
+Percentile summaries of timing samples, the one way every bench section reports them.
 
 Every number in the report is a summary of raw samples (milliseconds) made here, so
 p50/p90/p99 mean the same thing in every table: NumPy's linear-interpolation percentile
@@ -45,7 +46,8 @@ def summarize(samples: Iterable[float]) -> Dict[str, float]:
 
 
 def growth(samples: Sequence[float]) -> float:
-    """Median of the last third minus median of the first third (ms): queue growth.
+    """
+    Median of the last third minus median of the first third (ms): queue growth.
 
     A node that keeps up, or drops the frames it cannot serve, shows about 0; a queue
     that fills shows the latency it accumulated over the run.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Issue 11: camera-sized frames across processes, with and without the DDS profile.
+"""
+Issue 11: camera-sized frames across processes, with and without the DDS profile.
 
 A camera process publishes rgb8 frames best effort at 30 Hz; an image sink process (the
 node's input QoS: best effort, keep last 1, raw CDR) notes each arrival. With the

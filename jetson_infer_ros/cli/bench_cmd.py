@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`jetson-infer bench`: where the milliseconds of a frame go, written down as a report.
+"""
+`jetson-infer bench`: where the milliseconds of a frame go, written down as a report.
 
 Writes ``bench.json`` (every number, raw latency samples included), ``bench.md`` (the
 tables), ``latency.png`` and ``stages.png`` into ``--out``, and refreshes the headline

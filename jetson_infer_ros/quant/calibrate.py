@@ -65,6 +65,7 @@ class CalibrationSettings:
     histogram_bins: Optional[int] = None       # entropy / percentile; None = ORT's default
     percentile: float = 99.999
     keep_float: Union[str, Sequence[str]] = ()  # 'auto', or node names
+    quantize_head: bool = False                  # default: the output head stays float
     sensitivity_db: float = DEFAULT_SENSITIVITY_DB
     trt_version: int = trt_cache.DEFAULT_TRT_VERSION
     write_cpu_model: bool = True
@@ -185,6 +186,7 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
     from jetson_infer_ros.preprocess import Preprocessor
 
     settings.check()
+    _require_ort_quantization()
     started = time.monotonic()
     model_file, _labels = resolve_model(cfg.model_path)
     if not Path(model_file).is_file():
@@ -248,6 +250,11 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         sample_batch = np.stack(sample)
         keep_float, scores = _float_layers(model_file, spec.input_name, sample_batch,
                                            settings, log)
+        head = [] if settings.quantize_head else export.output_head(model_file)
+        if head:
+            log(f'[calibrate] output head kept in float: {", ".join(head[:6])}'
+                + (f' (+{len(head) - 6} more)' if len(head) > 6 else ''))
+        keep_float = list(dict.fromkeys(list(keep_float) + head))
         warnings = checker.warnings(evaluation_hashes)
         for w in warnings:
             log(f'[calibrate] warning: {w}')
@@ -293,6 +300,7 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
                        **_ort_extra(settings)},
             'hygiene': {**checker.summary(), 'warnings': warnings},
             'kept_float': list(keep_float),
+            'output_head_float': head,
             'graph': prepared,
             'sensitivity': sensitivity.as_dicts(scores),
             'sample_sqnr_db': check,
@@ -334,6 +342,23 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         frames_sha256=provenance['frames']['sha256'], method=settings.method,
         seconds=seconds, warnings=warnings, kept_float=list(keep_float),
         sample_sqnr_db=check, removed_stale=removed)
+
+
+def _require_ort_quantization() -> None:
+    """Fail with one line on an ONNX Runtime too old to re-use measured ranges."""
+    import inspect
+    import onnxruntime
+    from onnxruntime.quantization import quantize_static
+    try:
+        from onnxruntime.quantization.calibrate import save_tensors_data  # noqa: F401
+        ok = 'calibration_cache_path' in inspect.signature(quantize_static).parameters
+    except ImportError:
+        ok = False
+    if not ok:
+        raise CalibrationError(
+            f'onnxruntime {onnxruntime.__version__} cannot quantize from stored ranges '
+            '(quantize_static(calibration_cache_path=...)); calibrate with the version the '
+            'dev environment pins (1.32)')
 
 
 def _copy(src: str, dst: str) -> None:

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The bench's arithmetic and report, on made-up runs: pooling, targets, projection, tables.
+"""
+The bench's arithmetic and report, on made-up runs: pooling, targets, projection, tables.
 
 No ROS and no timing here: synthetic results go in, and what comes out must follow
 from them exactly.

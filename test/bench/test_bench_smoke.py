@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`jetson-infer bench --quick` runs every section end to end and writes a sound report.
+"""
+`jetson-infer bench --quick` runs every section end to end and writes a sound report.
 
 A smoke test on a tiny budget: it checks that the report is complete and well formed
 (every section, every node, counts that add up, plots that are PNGs), never what the

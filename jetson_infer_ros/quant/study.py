@@ -1,0 +1,172 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The INT8 method comparison of docs/int8.md, reproducible with one command.
+
+``python -m jetson_infer_ros.quant.study --out out/int8`` splits the real pictures into
+a calibration half and an evaluation half that share no frame (opencv-doc and
+scikit-image photos alternate; vtest.avi frames 0-396 calibrate, 402-794 evaluate,
+every 4th), then calibrates both default models with each method (and with
+``--keep-float auto``) and evaluates every artefact against FP32 through the same
+commands' code. Writes ``study.jsonl`` (one row per run) and ``study.md`` (the table).
+Takes 10-20 minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+RUNS: List[Tuple[str, str, Any, Dict[str, Any]]] = [
+    # (config, method, keep_float, extra settings)
+    ('infer', 'minmax', (), {}),
+    ('infer', 'entropy', (), {}),
+    ('infer', 'percentile', (), {}),
+    ('infer', 'entropy', (), {'histogram_bins': 2048}),
+    ('infer', 'percentile', 'auto', {}),
+    ('infer', 'percentile', 'auto', {'sensitivity_db': 30.0}),
+    ('detect', 'minmax', (), {}),
+    ('detect', 'entropy', (), {}),
+    ('detect', 'percentile', (), {}),
+    ('detect', 'entropy', (), {'histogram_bins': 2048}),
+]
+
+
+def make_split(root: Path) -> Dict[str, Path]:
+    """Write the calibration and evaluation folders (PNG frames, symlinked photos)."""
+    import cv2
+    from jetson_infer_ros.assets.data import cached_data, video_frames
+    data = cached_data()
+    folders = {'calib': root / 'calib', 'eval': root / 'eval'}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    for i, ref in enumerate(data.photos()):
+        link = folders['calib' if i % 2 == 0 else 'eval'] / ref.replace('/', '__')
+        if not link.exists():
+            os.symlink(data.photo(ref), link)
+    calib, evaluation = list(range(0, 400, 4)), list(range(402, 795, 4))
+    for index, frame in zip(calib + evaluation, video_frames(data.video, calib + evaluation)):
+        target = folders['calib' if index < 400 else 'eval'] / f'vtest_{index:03d}.png'
+        if not target.exists():
+            cv2.imwrite(str(target), frame)
+    # the two photo sets share a few pictures: evaluate only on pixels never calibrated on
+    from jetson_infer_ros.quant import frames
+    seen = {f.sha256 for f in frames.ImageFolder(str(folders['calib'])).frames()}
+    for path in sorted(folders['eval'].iterdir()):
+        if frames.pixel_sha256(frames.read_image(path)) in seen:
+            path.unlink()
+    return folders
+
+
+def run_one(config: Path, method: str, keep_float: Any, extra: Dict[str, Any],
+            folders: Dict[str, Path], out: Path) -> Dict[str, Any]:
+    """Calibrate and evaluate one setting; return the row."""
+    from jetson_infer_ros.config import load_config
+    from jetson_infer_ros.quant import calibrate as cal, evaluate as ev, frames
+    cfg = load_config(str(config))
+    quiet = lambda _m: None  # noqa: E731
+    started = time.monotonic()
+    result = cal.calibrate(cfg, frames.ImageFolder(str(folders['calib'])), str(out),
+                           cal.CalibrationSettings(method=method, keep_float=keep_float,
+                                                   **extra), log=quiet)
+    seconds = time.monotonic() - started
+    report = ev.evaluate(cfg, frames.ImageFolder(str(folders['eval'])), int8_model=str(out),
+                         log=quiet)
+    row: Dict[str, Any] = {
+        'config': config.name, 'method': method, 'settings': extra,
+        'kept_float': result.kept_float, 'calibration_s': round(seconds, 1),
+        'calibration_frames': result.frames, 'evaluation_frames': report['frames'],
+        'overlap': report['calibration_overlap'], 'sample_sqnr_db': result.sample_sqnr_db,
+    }
+    for layout, numbers in report['variants'].items():
+        keys = ('top1_agreement', 'top5_agreement', 'top1_agreement_confident',
+                'confident_frames') if report['task'] == 'classification' else \
+            ('map_int8', 'map_drop', 'box_agreement', 'mean_matched_iou', 'reference_boxes',
+             'int8_boxes', 'matched_boxes')
+        row[layout] = {k: numbers.get(k) for k in keys}
+    return row
+
+
+def _pct(v: Optional[float]) -> str:
+    return f'{v * 100:.1f}%' if isinstance(v, (int, float)) else 'n/a'
+
+
+def table(rows: List[Dict[str, Any]]) -> str:
+    """Render the rows as the two markdown tables of docs/int8.md."""
+    out = ['| model | method | float layers | calib s | top-1 agr. TRT Q/DQ | top-1 agr. '
+           'CPU | top-5 agr. (worse) | output SQNR dB (TRT / CPU) |',
+           '|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        if r['config'] != 'infer.yaml':
+            continue
+        t, c = r['tensorrt'], r.get('onnxruntime', {})
+        method = r['method'] + (f' ({r["settings"]["histogram_bins"]} bins)'
+                                if 'histogram_bins' in r['settings'] else '')
+        out.append(f'| EfficientNet-Lite0 | {method} | {len(r["kept_float"])} | '
+                   f'{r["calibration_s"]} | {_pct(t["top1_agreement"])} | '
+                   f'{_pct(c.get("top1_agreement"))} | '
+                   f'{_pct(min(t["top5_agreement"], c.get("top5_agreement", 1.0)))} | '
+                   f'{r["sample_sqnr_db"].get("tensorrt")} / '
+                   f'{r["sample_sqnr_db"].get("onnxruntime")} |')
+    out += ['', '| model | method | calib s | mAP INT8 vs FP32, TRT / CPU | box agreement '
+            'TRT / CPU | matched / FP32 / INT8 boxes (CPU) |', '|---|---|---|---|---|---|']
+    for r in rows:
+        if r['config'] != 'detect.yaml':
+            continue
+        t, c = r['tensorrt'], r.get('onnxruntime', {})
+        method = r['method'] + (f' ({r["settings"]["histogram_bins"]} bins)'
+                                if 'histogram_bins' in r['settings'] else '')
+        out.append(f'| NanoDet | {method} | {r["calibration_s"]} | {t["map_int8"]} / '
+                   f'{c.get("map_int8")} | {_pct(t["box_agreement"])} / '
+                   f'{_pct(c.get("box_agreement"))} | {c.get("matched_boxes")} / '
+                   f'{c.get("reference_boxes")} / {c.get("int8_boxes")} |')
+    return '\n'.join(out)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('--out', default='out/int8', help='work folder (default %(default)s)')
+    parser.add_argument('--only', help='run only configs/methods containing this text')
+    args = parser.parse_args(argv)
+    root = Path(args.out)
+    folders = make_split(root / 'split')
+    config_dir = Path(__file__).resolve().parents[2] / 'config'
+    rows = []
+    with open(root / 'study.jsonl', 'w') as log:
+        for name, method, keep, extra in RUNS:
+            tag = f'{name}_{method}' + ('_auto' if keep == 'auto' else '') + \
+                ''.join(f'_{k}{v}' for k, v in extra.items())
+            if args.only and args.only not in tag:
+                continue
+            print(f'[study] {tag}', file=sys.stderr, flush=True)
+            row = run_one(config_dir / f'{name}.yaml', method, keep, extra, folders,
+                          root / tag / 'model.int8.onnx')
+            row['tag'] = tag
+            rows.append(row)
+            log.write(json.dumps(row) + '\n')
+            log.flush()
+    text = table(rows)
+    (root / 'study.md').write_text(text + '\n')
+    print(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

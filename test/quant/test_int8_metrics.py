@@ -1,0 +1,99 @@
+# Copyright 2026 The jetson_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Agreement and mAP numbers behave: identical answers score perfectly, worse scores lower."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jetson_infer_ros.quant import metrics
+
+
+class Dets:
+
+    def __init__(self, boxes, scores, class_ids):
+        self.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        self.scores = np.asarray(scores, np.float32)
+        self.class_ids = np.asarray(class_ids, np.int64)
+
+
+REF = Dets([[10, 10, 50, 60], [100, 100, 160, 180], [5, 200, 40, 260]], [0.9, 0.8, 0.6],
+           [0, 2, 0])
+
+
+def test_classification_agreement_and_accuracy():
+    ref = np.array([[1, 2, 3, 4, 5], [7, 8, 9, 10, 11], [3, 1, 2, 4, 5]])
+    test = np.array([[1, 3, 2, 4, 5], [8, 7, 9, 10, 11], [9, 9, 9, 9, 9]])
+    a = metrics.classification_agreement(ref, test)
+    assert a['top1_agreement'] == pytest.approx(1 / 3)
+    assert a['top5_agreement'] == pytest.approx(2 / 3)
+    acc = metrics.accuracy(ref, [[1], [8, 9], [4]])
+    assert acc == {'top1': pytest.approx(1 / 3), 'top5': 1.0}
+
+
+def test_identical_detections_agree_fully_and_score_map_100():
+    agree = metrics.box_agreement([(REF, REF)], ['person', 'bicycle', 'car'])
+    assert agree['box_agreement'] == 1.0 and agree['matched_boxes'] == 3
+    assert agree['per_class']['2']['label'] == 'car'
+    m = metrics.coco_map([(REF.boxes, REF.class_ids)], [(REF.boxes, REF.scores, REF.class_ids)],
+                         [(320, 320)], 3)
+    assert m == {'map': 100.0, 'map50': 100.0}
+
+
+def test_missing_extra_shifted_and_wrong_class_boxes_cost():
+    test = Dets([[12, 11, 52, 61], [100, 100, 160, 180], [200, 5, 240, 40]], [0.9, 0.8, 0.7],
+                [0, 1, 0])
+    agree = metrics.box_agreement([(REF, test)], ['a', 'b', 'c'])
+    assert agree['matched_boxes'] == 1            # only the slightly shifted person box
+    assert agree['box_agreement'] == pytest.approx(2 * 1 / 6, abs=1e-4)   # rounded to 4
+    m = metrics.coco_map([(REF.boxes, REF.class_ids)],
+                         [(test.boxes, test.scores, test.class_ids)], [(320, 320)], 3)
+    assert 0.0 < m['map'] < m['map50'] < 100.0
+
+
+def test_map_is_undefined_without_ground_truth_boxes_and_zero_without_detections():
+    empty = Dets(np.zeros((0, 4)), [], [])
+    assert metrics.coco_map([(empty.boxes, empty.class_ids)],
+                            [(REF.boxes, REF.scores, REF.class_ids)], [(64, 64)], 3) is None
+    assert metrics.coco_map([(REF.boxes, REF.class_ids)],
+                            [(empty.boxes, empty.scores, empty.class_ids)],
+                            [(320, 320)], 3) == {'map': 0.0, 'map50': 0.0}
+
+
+def test_ground_truth_readers(tmp_path):
+    j = tmp_path / 'cls.json'
+    j.write_text(json.dumps({'a.jpg': 3, 'b.png': [4, 5]}))
+    assert metrics.read_classification_truth(str(j)) == {'a.jpg': [3], 'b.png': [4, 5]}
+    c = tmp_path / 'cls.csv'
+    c.write_text('# file,class\na.jpg,3\nb.png 4 5\n')
+    assert metrics.read_classification_truth(str(c)) == {'a.jpg': [3], 'b.png': [4, 5]}
+    c.write_text('a.jpg,cat\n')
+    with pytest.raises(ValueError, match='line 1'):
+        metrics.read_classification_truth(str(c))
+    coco = {'images': [{'id': 1, 'file_name': 'dir/f1.png'}, {'id': 2, 'file_name': 'f2.png'}],
+            'annotations': [{'image_id': 1, 'category_id': 3, 'bbox': [1, 2, 10, 20]}],
+            'categories': [{'id': 3, 'name': 'car'}]}
+    g = tmp_path / 'gt.json'
+    g.write_text(json.dumps(coco))
+    truth = metrics.read_detection_truth(str(g), ['person', 'bicycle', 'car'])
+    boxes, cls = truth['f1.png']
+    assert boxes.tolist() == [[1, 2, 11, 22]] and cls.tolist() == [2]   # by name
+    assert len(truth['f2.png'][0]) == 0
+    g.write_text('{"images": 3}')
+    with pytest.raises(ValueError, match='COCO-style'):
+        metrics.read_detection_truth(str(g), [])
