@@ -89,9 +89,10 @@ def run_one(config: Path, method: str, keep_float: Any, extra: Dict[str, Any],
     seconds = time.monotonic() - started
     report = ev.evaluate(cfg, frames.ImageFolder(str(folders['eval'])), int8_model=str(out),
                          log=quiet)
+    head = json.loads(out.with_name('model.int8.calib.json').read_text())['output_head_float']
     row: Dict[str, Any] = {
         'config': config.name, 'method': method, 'settings': extra,
-        'kept_float': result.kept_float, 'calibration_s': round(seconds, 1),
+        'kept_float': result.kept_float, 'head': head, 'calibration_s': round(seconds, 1),
         'calibration_frames': result.frames, 'evaluation_frames': report['frames'],
         'overlap': report['calibration_overlap'], 'sample_sqnr_db': result.sample_sqnr_db,
     }
@@ -119,7 +120,9 @@ def table(rows: List[Dict[str, Any]]) -> str:
         t, c = r['tensorrt'], r.get('onnxruntime', {})
         method = r['method'] + (f' ({r["settings"]["histogram_bins"]} bins)'
                                 if 'histogram_bins' in r['settings'] else '')
-        out.append(f'| EfficientNet-Lite0 | {method} | {len(r["kept_float"])} | '
+        extra = len(r['kept_float']) - len(r.get('head', []))
+        floats = ('head' if r.get('head') else 'none') + (f' + {extra}' if extra else '')
+        out.append(f'| EfficientNet-Lite0 | {method} | {floats} | '
                    f'{r["calibration_s"]} | {_pct(t["top1_agreement"])} | '
                    f'{_pct(c.get("top1_agreement"))} | '
                    f'{_pct(min(t["top5_agreement"], c.get("top5_agreement", 1.0)))} | '
