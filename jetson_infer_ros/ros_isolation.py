@@ -75,6 +75,13 @@ def apply_to_this_process(domain_id: Optional[int] = None) -> Dict[str, str]:
 _HELD: Dict[int, int] = {}   # domain id -> fd of its held lock (lives with the process)
 
 
+def release_domain_id(domain: int) -> None:
+    """Give back a domain taken by random_domain_id() (its processes have ended)."""
+    fd = _HELD.pop(domain, None)
+    if fd is not None:
+        os.close(fd)
+
+
 def random_domain_id() -> int:
     """
     Pick a random domain in 1..101 that no other test/demo/bench run here holds.

@@ -25,10 +25,8 @@ killed children leave behind are removed at the end, only those this run created
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
-import random
 import signal
 import subprocess
 import sys
@@ -40,7 +38,6 @@ from jetson_infer_ros import ros_isolation
 
 SHM = Path('/dev/shm')
 _SHM_PREFIXES = ('fastrtps_', 'fastdds_', 'sem.fastrtps_', 'sem.fastdds_')
-_domains = itertools.cycle(random.SystemRandom().sample(range(1, 102), 101))
 
 
 class BenchProcessError(RuntimeError):
@@ -57,8 +54,10 @@ def run_env(profile: bool = True, domain_id: Optional[int] = None) -> Dict[str, 
     """
     base = dict(os.environ)
     base.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
-    env = ros_isolation.isolated_env(base, domain_id=domain_id or next(_domains),
-                                     large_data_profile=profile)
+    if domain_id is None:
+        # a domain no other run on this machine holds (kept until this process ends)
+        domain_id = ros_isolation.random_domain_id()
+    env = ros_isolation.isolated_env(base, domain_id=domain_id, large_data_profile=profile)
     env['PYTHONUNBUFFERED'] = '1'
     return env
 
