@@ -207,7 +207,7 @@ def build_vision_msgs() -> None:
     quiet = {'stdout': subprocess.DEVNULL} if not os.environ.get('VERBOSE') else {}
     run(['cmake', '-S', src, '-B', build, f'-DCMAKE_INSTALL_PREFIX={VENV}',
          '-DBUILD_TESTING=OFF', '-DCMAKE_BUILD_TYPE=Release',
-         f'-DPython3_EXECUTABLE={venv_python()}', f'-DPYTHON_EXECUTABLE={venv_python()}'],
+         f'-DPython3_EXECUTABLE={venv_python()}'],
         env=env, **quiet)
     run(['cmake', '--build', build, '-j', jobs], env=env, **quiet)
     run(['cmake', '--install', build], env=env, **quiet)
