@@ -119,3 +119,46 @@ def random_domain_id() -> int:
 
 def _is_humble() -> bool:
     return os.environ.get('ROS_DISTRO', '') in ('humble', 'iron')
+
+
+SHM = Path('/dev/shm')
+_SHM_PREFIXES = ('fastrtps_', 'fastdds_', 'sem.fastrtps_', 'sem.fastdds_')
+
+
+class ShmJanitor:
+    """
+    Remember /dev/shm at start; remove Fast DDS files created since and no longer mapped.
+
+    SIGKILLed Fast DDS processes leave their shared-memory files behind (about 550 KB
+    each); test sessions and benchmarks clean up only what appeared while they ran and
+    no live process still maps.
+    """
+
+    def __init__(self) -> None:
+        self._before = set(SHM.iterdir()) if SHM.is_dir() else set()
+
+    def clean(self) -> int:
+        if not SHM.is_dir():
+            return 0
+        in_use = _mapped_shm_files()
+        removed = 0
+        for path in set(SHM.iterdir()) - self._before:
+            if path.name.startswith(_SHM_PREFIXES) and str(path) not in in_use:
+                try:
+                    path.unlink()
+                    removed += 1
+                except OSError:
+                    pass
+        return removed
+
+
+def _mapped_shm_files() -> set:
+    mapped = set()
+    for maps in Path('/proc').glob('[0-9]*/maps'):
+        try:
+            for line in maps.read_text().splitlines():
+                if '/dev/shm/' in line:
+                    mapped.add(line.split(None, 5)[-1].strip())
+        except OSError:
+            continue
+    return mapped

@@ -38,8 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ISOLATED_ENV = ros_isolation.apply_to_this_process(
     domain_id=int(os.environ['JETSON_INFER_TEST_DOMAIN_ID'])
     if 'JETSON_INFER_TEST_DOMAIN_ID' in os.environ else None)
-SHM = Path('/dev/shm')
-_SHM_AT_START = set(SHM.iterdir()) if SHM.is_dir() else set()
+_SHM = ros_isolation.ShmJanitor()
 
 
 class ProcessGroup:
@@ -94,28 +93,7 @@ def ros_env():
     return dict(ISOLATED_ENV)
 
 
-def _mapped_shm_files() -> set:
-    mapped = set()
-    for maps in Path('/proc').glob('[0-9]*/maps'):
-        try:
-            for line in maps.read_text().splitlines():
-                if '/dev/shm/' in line:
-                    mapped.add(line.split(None, 5)[-1].strip())
-        except OSError:
-            continue
-    return mapped
-
-
 def pytest_sessionfinish(session, exitstatus):
     """Remove Fast DDS shared-memory files left by killed children of this session only."""
-    if not SHM.is_dir():
-        return
     time.sleep(0.2)
-    in_use = _mapped_shm_files()
-    for path in set(SHM.iterdir()) - _SHM_AT_START:
-        if path.name.startswith(('fastrtps_', 'fastdds_', 'sem.fastrtps_', 'sem.fastdds_')) \
-                and str(path) not in in_use:
-            try:
-                path.unlink()
-            except OSError:
-                pass
+    _SHM.clean()

@@ -36,9 +36,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from jetson_infer_ros import ros_isolation
 
-SHM = Path('/dev/shm')
-_SHM_PREFIXES = ('fastrtps_', 'fastdds_', 'sem.fastrtps_', 'sem.fastdds_')
-
 
 class BenchProcessError(RuntimeError):
     """A child process did not come up; the message carries the end of its log."""
@@ -199,36 +196,3 @@ def _vm_hwm(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
-
-
-class ShmJanitor:
-    """Remember /dev/shm at start; remove Fast DDS files created since and no longer mapped."""
-
-    def __init__(self) -> None:
-        self._before = set(SHM.iterdir()) if SHM.is_dir() else set()
-
-    def clean(self) -> int:
-        if not SHM.is_dir():
-            return 0
-        in_use = _mapped_shm_files()
-        removed = 0
-        for path in set(SHM.iterdir()) - self._before:
-            if path.name.startswith(_SHM_PREFIXES) and str(path) not in in_use:
-                try:
-                    path.unlink()
-                    removed += 1
-                except OSError:
-                    pass
-        return removed
-
-
-def _mapped_shm_files() -> set:
-    mapped = set()
-    for maps in Path('/proc').glob('[0-9]*/maps'):
-        try:
-            for line in maps.read_text().splitlines():
-                if '/dev/shm/' in line:
-                    mapped.add(line.split(None, 5)[-1].strip())
-        except OSError:
-            continue
-    return mapped

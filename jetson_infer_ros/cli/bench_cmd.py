@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from jetson_infer_ros import ros_isolation
     ros_isolation.apply_to_this_process()       # before anything imports rclpy
     from jetson_infer_ros.assets.data import cached_data
-    from jetson_infer_ros.bench.procs import ShmJanitor
+    from jetson_infer_ros.ros_isolation import ShmJanitor
     from jetson_infer_ros.bench.runner import config_path, Runner
     from jetson_infer_ros.pipeline import resolve_model
     options = options_from_args(args)
