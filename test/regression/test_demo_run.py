@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -67,7 +68,8 @@ def test_detection_demo_counts_classes_and_reports_stages(ros_env, tmp_path):
     assert summary['detections_per_class']['person'] >= 3 * summary['frames_answered']
     for stage in ('convert', 'preprocess', 'infer', 'postprocess', 'publish', 'total'):
         assert set(summary['latency_ms'][stage]) == {'p50', 'p90', 'p99'}
-    assert 'frame   10/40' in text and 'person' in text and 'p50' in text
+    # a progress line every 10 answers (the frame it names depends on what was dropped)
+    assert re.search(r'frame +\d+/40: ', text) and 'person' in text and 'p50' in text
     assert 'dropped by the node' in text
     assert (tmp_path / 'small.png').stat().st_size < 300_000
     assert _png_size(tmp_path / 'demo' / 'contact_sheet.png')[1] >= 768
