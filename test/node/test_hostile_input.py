@@ -99,7 +99,7 @@ def _threads(pid):
 
 def test_configure_cleanup_100_times_leaks_nothing(node_runner, client, processes):
     """
-    100 full cycles: threads, fds and /dev/shm exactly flat, RSS without a trend.
+    100 full cycles: fds and /dev/shm exactly flat, threads bounded, RSS without a trend.
 
     RSS of a process that creates and frees ONNX Runtime sessions from several threads
     swings by tens of MB with glibc's per-thread arenas (measured: 380-470 MB with no
@@ -118,7 +118,9 @@ def test_configure_cleanup_100_times_leaks_nothing(node_runner, client, processe
         if i >= 10:
             samples.append(_rss_kb(node.pid))
     assert _fds(node.pid) == fds0
-    assert _threads(node.pid) == threads0
+    # Fast DDS starts a few threads lazily (e.g. on discovering a new participant), so
+    # the count may rise by a handful once; a per-cycle leak would add about 90.
+    assert _threads(node.pid) <= threads0 + 4
     assert set(os.listdir('/dev/shm')) - shm_before == set()
     first, last = sorted(samples[:20])[10], sorted(samples[-20:])[10]
     assert last - first < 70 * 1024, f'RSS median grew {last - first} kB over 70 cycles'
