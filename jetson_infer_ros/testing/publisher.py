@@ -56,6 +56,16 @@ def load_frames(paths: List[str], video: str, count: int, width: int, height: in
     return frames
 
 
+def pace(t_next: float, period: float) -> float:
+    """Sleep until the next frame is due; a late camera restarts its clock, never bursts."""
+    t_next += period
+    delay = t_next - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
+        return t_next
+    return time.perf_counter()
+
+
 def stream_video(args) -> int:
     """Publish a video in a loop, decoding each frame when it is due (soak runs)."""
     import cv2
@@ -93,12 +103,7 @@ def stream_video(args) -> int:
             msg.header.stamp = node.get_clock().now().to_msg()
             pub.publish(msg)
             sent += 1
-            t_next += period
-            delay = t_next - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                t_next = time.perf_counter()
+            t_next = pace(t_next, period)
     except KeyboardInterrupt:
         pass
     finally:
@@ -178,12 +183,7 @@ def main(argv=None) -> int:
                 log.write(json.dumps({'i': i, 'frame': i % len(msgs),
                                       'stamp_ns': now.nanoseconds}) + '\n')
             if period:
-                t_next += period
-                delay = t_next - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                else:
-                    t_next = time.perf_counter()
+                t_next = pace(t_next, period)
     except KeyboardInterrupt:
         pass
     finally:
