@@ -38,14 +38,12 @@ Lifecycle (driven by a lifecycle manager or the launch file's autostart):
 
 from __future__ import annotations
 
-import collections
 import os
 import sys
 import threading
 import time
 from typing import Any, Dict, List, Optional
 
-import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -61,14 +59,12 @@ from jetson_infer_ros.batching import BatchCollector
 from jetson_infer_ros.config import DEFAULT_NODE_NAME, InferConfig
 from jetson_infer_ros.image_convert import ImageFormatError
 from jetson_infer_ros.stats import PipelineStats, RateMeter, StageTimer
+from jetson_infer_ros.transport_watch import TransportWatch
 
 try:  # iron and later
     from rclpy.event_handler import SubscriptionEventCallbacks
 except ImportError:  # humble
     from rclpy.qos_event import SubscriptionEventCallbacks  # type: ignore[no-redef]
-
-# Fast DDS's default shared-memory segment; larger samples fall back to fragmented UDP.
-DEFAULT_SHM_SEGMENT = 512 * 1024
 
 
 class RateLimitedLog:
@@ -118,67 +114,6 @@ class Camera:
 
     def out_topic(self, name: str) -> str:
         return f'{self.out_ns}/{name}' if self.out_ns else name
-
-
-class TransportWatch:
-    """
-    Notices input starving in the middleware and says why, once.
-
-    Two signals: DDS reports lost samples (a best-effort reader seeing sequence gaps),
-    and header stamps reveal the camera's own rate (the 10th percentile of the gaps
-    between received stamps, robust to a bursty publisher), so a receive rate far below
-    it, in two checks in a row, means frames vanish on the way. Both point at large
-    samples over Fast DDS's default 512 KB shared-memory segment when the frames are
-    bigger than that.
-    """
-
-    def __init__(self) -> None:
-        self.lost = 0
-        self.received = 0
-        self.bytes_last = 0
-        self._gaps: collections.deque = collections.deque(maxlen=256)
-        self._last_stamp_ns: Optional[int] = None
-        self._window = (0.0, 0, 0)     # (time, received, lost) at the last check
-        self._suspect = False
-        self.warned = ''
-        self.disabled = False    # lossless replay is paced by design: not starvation
-
-    def on_frame(self, stamp_ns: int, nbytes: int) -> None:
-        self.received += 1
-        self.bytes_last = nbytes
-        if self._last_stamp_ns is not None and stamp_ns > self._last_stamp_ns:
-            self._gaps.append(stamp_ns - self._last_stamp_ns)
-        self._last_stamp_ns = stamp_ns
-
-    def diagnosis(self, now: float) -> str:
-        """One line naming the likely cause, once enough evidence is in; else ''."""
-        t0, rx0, lost0 = self._window
-        if self.disabled or self.warned or now - t0 < 3.0:
-            return ''
-        self._window = (now, self.received, self.lost)
-        if t0 == 0.0 or self.received == rx0 and self.lost == lost0:
-            self._suspect = False
-            return ''
-        rx_rate = (self.received - rx0) / (now - t0)
-        lost = self.lost - lost0
-        cam_rate = 1e9 / float(np.percentile(self._gaps, 10)) if len(self._gaps) >= 5 else 0.0
-        lost_share = lost / max(1, lost + self.received - rx0)
-        starving = lost_share > 0.2 or (cam_rate > 0 and rx_rate < 0.3 * cam_rate)
-        confirmed, self._suspect = starving and self._suspect, starving
-        if not confirmed:
-            return ''
-        cause = ''
-        if os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
-            cause = ('; a middleware profile is set, so the likely cause is this node not '
-                     'taking frames as fast as they arrive (CPU load) or the network')
-        elif self.bytes_last > DEFAULT_SHM_SEGMENT:
-            cause = (f"; frames of {self.bytes_last // 1024} KB exceed Fast DDS's default "
-                     '512 KB shared-memory segment and fall back to fragmented UDP: use '
-                     'the shipped large-data profile (launch dds_profile:=true, or '
-                     'FASTDDS_DEFAULT_PROFILES_FILE=<share>/config/fastdds_large_data.xml)')
-        self.warned = (f'input starving: {rx_rate:.1f} Hz received, camera stamps show '
-                       f'~{cam_rate:.1f} Hz, {lost} samples reported lost{cause}')
-        return self.warned
 
 
 def output_namespace(topic: str) -> str:
