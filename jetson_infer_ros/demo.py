@@ -43,6 +43,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from jetson_infer_ros import child_process
+
 Log = Callable[[str], None]
 STAGES = ('convert', 'preprocess', 'infer', 'postprocess', 'message', 'publish', 'total')
 _STAGE_KEY = re.compile(r'^(?:.*/)?([a-z_]+)_ms\.(p50|p90|p99)$')
@@ -178,10 +180,10 @@ def _run_ros(opt: DemoOptions, cfg: Any, values: Dict[str, Any], env: Dict[str, 
         while not listener.ready():
             if node.poll() is not None:
                 raise RuntimeError(f'the node exited (code {node.returncode}): '
-                                   f'{_tail(out_dir / "node.log")}')
+                                   f'{child_process.log_tail(out_dir / "node.log", 3)}')
             if time.monotonic() > deadline:
                 raise RuntimeError(f'the node did not come up in {opt.startup_timeout:g} s: '
-                                   f'{_tail(out_dir / "node.log")}')
+                                   f'{child_process.log_tail(out_dir / "node.log", 3)}')
             time.sleep(0.1)
         cmd = [sys.executable, '-m', 'jetson_infer_ros.cli.main', 'replay', str(bag_path),
                '--topic', topic, '--rate', str(opt.rate), '--wait-subscribers', '1']
@@ -194,10 +196,11 @@ def _run_ros(opt: DemoOptions, cfg: Any, values: Dict[str, Any], env: Dict[str, 
         while replay.poll() is None:
             if node.poll() is not None:
                 raise RuntimeError(f'the node exited (code {node.returncode}): '
-                                   f'{_tail(out_dir / "node.log")}')
+                                   f'{child_process.log_tail(out_dir / "node.log", 3)}')
             time.sleep(0.1)
         if replay.returncode != 0:
-            raise RuntimeError(f'replay failed: {_tail(out_dir / "replay.log")}')
+            raise RuntimeError('replay failed: '
+                               + child_process.log_tail(out_dir / 'replay.log', 3))
         wall = time.monotonic() - t0
         m = re.search(r'replayed .* in ([0-9.]+) s:', (out_dir / 'replay.log').read_text())
         wall = float(m.group(1)) if m else wall
@@ -212,7 +215,7 @@ def _run_ros(opt: DemoOptions, cfg: Any, values: Dict[str, Any], env: Dict[str, 
     finally:
         if replay is not None and replay.poll() is None:
             replay.kill()
-        _stop(node)
+        child_process.stop(node)
         node_log.close()
         listener.stop()
     return answers, wall
@@ -326,26 +329,6 @@ class _Listener:
                 with self.answers.lock:
                     self.answers.diagnostics = {kv.key: kv.value for kv in st.values}
                     self.answers.diag_count += 1
-
-
-def _stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    import signal
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
-def _tail(path: Path, n: int = 3) -> str:
-    try:
-        lines = path.read_text(errors='replace').splitlines()
-    except OSError:
-        return ''
-    return ' | '.join(line.strip() for line in lines[-n:])
 
 
 # ---------------------------------------------------------------------- summary

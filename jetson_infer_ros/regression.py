@@ -54,6 +54,8 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from jetson_infer_ros import child_process
+
 GOLDEN_FORMAT = 1
 UPDATE_ENV = 'JETSON_INFER_UPDATE_GOLDEN'
 Log = Callable[[str], None]
@@ -198,24 +200,15 @@ class _Procs:
         return proc
 
     def log(self, name: str) -> str:
-        try:
-            return (self.work / f'{name}.log').read_text(errors='replace')
-        except OSError:
-            return ''
+        return child_process.read_log(self.work / f'{name}.log')
 
     def tail(self, name: str, n: int = 8) -> str:
-        return ' | '.join(line.strip() for line in self.log(name).splitlines()[-n:])
+        return child_process.log_tail(self.work / f'{name}.log', n)
 
     def stop(self, name: str, grace: float = 10.0) -> None:
         proc = self.procs.get(name)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        if proc is not None:
+            child_process.stop(proc, grace)
 
     def stop_all(self) -> None:
         for name in reversed(list(self.procs)):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from typing import List, Optional
 
 import pytest
 
+from jetson_infer_ros import child_process
 from jetson_infer_ros import ros_isolation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,14 +62,7 @@ class ProcessGroup:
         return self.start([sys.executable] + args, name, env=env)
 
     def stop(self, proc: subprocess.Popen, grace: float = 5.0) -> int:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        return proc.returncode
+        return child_process.stop(proc, grace)
 
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
@@ -91,6 +84,36 @@ def processes(tmp_path):
 def ros_env():
     """Environment for child processes: same isolated domain as this test session."""
     return dict(ISOLATED_ENV)
+
+
+@pytest.fixture(scope='session')
+def real_data():
+    """Return the prepared real pictures and video (fail with the command to run if missing)."""
+    from jetson_infer_ros.assets import data
+    try:
+        return data.cached_data()
+    except data.DataNotPreparedError as exc:
+        missing = str(exc)
+    pytest.fail(missing, pytrace=False)
+
+
+@pytest.fixture(scope='session')
+def prepared_model():
+    """
+    Return a function from a default model's name to its (model.onnx path, meta).
+
+    Tests of the real models use the user's prepared cache and fail, never skip, when a
+    model is missing, with the command that prepares it (``make test`` runs it first).
+    """
+    from jetson_infer_ros.assets import models
+
+    def load(name: str):
+        try:
+            return models.model_path(name), models.model_meta(name)
+        except models.ModelNotPreparedError as exc:
+            missing = str(exc)
+        pytest.fail(missing, pytrace=False)
+    return load
 
 
 def pytest_sessionfinish(session, exitstatus):

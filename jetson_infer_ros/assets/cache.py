@@ -72,8 +72,8 @@ def digest(*parts: Union[bytes, str], length: int = 12) -> str:
     return h.hexdigest()[:length]
 
 
-def file_sha256(path: pathlib.Path) -> str:
-    """Return the full sha256 hex digest of a file, read in chunks."""
+def file_sha256(path: Union[str, pathlib.Path]) -> str:
+    """Return the full sha256 hex digest of a file, read in chunks (models: tens of MB)."""
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''):

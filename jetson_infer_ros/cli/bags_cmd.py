@@ -23,7 +23,8 @@ written once into the cache. ``--video`` writes any video file as a camera bag.
 from __future__ import annotations
 
 import argparse
-import json
+
+from jetson_infer_ros.cli.common import print_paths
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,9 +60,5 @@ def run(args: argparse.Namespace) -> int:
               f'{s.nbytes / 1e6:.1f} MB in {s.seconds:.1f} s')
         return 0
     paths = make_bags.prepare_bags(args.names or None)
-    if args.json:
-        print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
-    else:
-        for name, path in paths.items():
-            print(f'{name}: {path}')
+    print_paths(paths, args.json)
     return 0

@@ -17,7 +17,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from jetson_infer_ros.cli.common import print_paths
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,9 +29,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from jetson_infer_ros.assets.models import prepare_models
     paths = prepare_models(args.names or None)
-    if args.json:
-        print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
-    else:
-        for name, path in paths.items():
-            print(f'{name}: {path}')
+    print_paths(paths, args.json)
     return 0

@@ -38,6 +38,7 @@ from typing import Any, Iterator, List, Optional, Sequence
 
 import numpy as np
 
+from ..assets.cache import file_sha256  # noqa: F401 - calibrate, evaluate hash models with it
 from ..image_convert import Picture
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.pgm', '.ppm')
@@ -258,15 +259,6 @@ def open_source(images: Optional[str] = None, bag: Optional[str] = None,
     if not topic:
         raise FrameSourceError('a bag needs --topic (the image topic to read)')
     return BagTopic(str(bag), topic, samples, max_pixels=max_pixels)
-
-
-def file_sha256(path: str) -> str:
-    """Full sha256 of a file (models, artefacts)."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def same_file(a: str, b: str) -> bool:

@@ -157,7 +157,7 @@ def _stale(numbers: Mapping[str, Any], report: Mapping[str, Any], run_file: Path
     recorded = numbers.get('sha256') or (report.get('sha256') if layout == 'tensorrt' else None)
     if not recorded:
         return None   # hand-written or pre-hash report: judged on its numbers alone
-    from jetson_infer_ros.quant.frames import file_sha256
+    from jetson_infer_ros.assets.cache import file_sha256
     if file_sha256(str(run_file)) != recorded:
         return (f'evaluation is for another {run_file.name} (sha256 differs; re-run '
                 '`jetson-infer evaluate` after calibrating)')

@@ -107,6 +107,7 @@ def main(argv: Any = None) -> int:
     from sensor_msgs.msg import CompressedImage, Image
 
     from jetson_infer_ros.image_convert import encode_compressed
+    from jetson_infer_ros.testing.publisher import wait_for_subscribers
 
     rng = random.Random(args.seed)
     nrng = np.random.default_rng(args.seed)
@@ -122,9 +123,7 @@ def main(argv: Any = None) -> int:
     else:
         pub = node.create_publisher(Image, args.topic, qos)
         damage = RAW_DAMAGE
-    deadline = time.monotonic() + 30
-    while pub.get_subscription_count() < 1 and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
+    wait_for_subscribers(node, pub, 1)
     time.sleep(1.0)
     expected: Dict[str, int] = {}
     kinds: List[str] = []

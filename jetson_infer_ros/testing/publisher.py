@@ -66,6 +66,14 @@ def pace(t_next: float, period: float) -> float:
     return time.perf_counter()
 
 
+def wait_for_subscribers(node: Any, pub: Any, count: int, timeout: float = 30.0) -> None:
+    """Spin ``node`` until ``pub`` has ``count`` subscribers, or ``timeout`` s have passed."""
+    import rclpy
+    deadline = time.monotonic() + timeout
+    while pub.get_subscription_count() < count and time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
 def stream_video(args) -> int:
     """Publish a video in a loop, decoding each frame when it is due (soak runs)."""
     import cv2
@@ -166,9 +174,7 @@ def main(argv=None) -> int:
         msgs = [picture_to_msg(cv2.cvtColor(f, conv) if conv is not None else f,
                                args.encoding) for f in frames]
     log = open(args.log, 'w') if args.log else None
-    deadline = time.monotonic() + 30
-    while pub.get_subscription_count() < args.wait_subscribers and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
+    wait_for_subscribers(node, pub, args.wait_subscribers)
     time.sleep(args.start_delay)
     period = 1.0 / args.rate if args.rate > 0 else 0.0
     t_next = time.perf_counter()

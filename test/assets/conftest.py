@@ -16,7 +16,8 @@
 Fixtures for the asset tests: a private cache, and the real prepared cache.
 
 Tests of the cache rules run against a temporary ``JETSON_INFER_CACHE``. Tests of the
-real models and pictures use the user's prepared cache and fail, never skip, when it is
+real models and pictures use the user's prepared cache through the session fixtures of
+test/conftest.py (``real_data``, ``prepared_model``), which fail, never skip, when it is
 missing, with the command that prepares it (``make test`` runs it first).
 """
 
@@ -28,8 +29,6 @@ from pathlib import Path
 import pytest
 
 from jetson_infer_ros.assets import cache
-from jetson_infer_ros.assets import data
-from jetson_infer_ros.assets import models
 
 TEST_DATA = Path(__file__).resolve().parent.parent / 'data'
 
@@ -43,33 +42,15 @@ def tmp_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope='session')
-def dataset():
-    """Return the prepared real pictures (fail with the command to run if missing)."""
-    try:
-        return data.cached_data()
-    except data.DataNotPreparedError as exc:
-        missing = str(exc)
-    pytest.fail(missing, pytrace=False)
-
-
-def _model(name):
-    try:
-        return models.model_path(name), models.model_meta(name)
-    except models.ModelNotPreparedError as exc:
-        missing = str(exc)
-    pytest.fail(missing, pytrace=False)
-
-
-@pytest.fixture(scope='session')
-def efficientnet():
+def efficientnet(prepared_model):
     """Return (model.onnx path, meta) of the prepared EfficientNet-Lite0."""
-    return _model('efficientnet_lite0')
+    return prepared_model('efficientnet_lite0')
 
 
 @pytest.fixture(scope='session')
-def nanodet():
+def nanodet(prepared_model):
     """Return (model.onnx path, meta) of the prepared NanoDet."""
-    return _model('nanodet')
+    return prepared_model('nanodet')
 
 
 @pytest.fixture(scope='session')

@@ -22,34 +22,34 @@ from jetson_infer_ros.assets import cache
 from jetson_infer_ros.assets import data
 
 
-def test_both_packages_gave_their_pictures(dataset):
-    photos = dataset.photos()
+def test_both_packages_gave_their_pictures(real_data):
+    photos = real_data.photos()
     assert sum(p.startswith('opencv-doc/') for p in photos) >= 25
     assert sum(p.startswith('scikit-image/') for p in photos) >= 10
-    assert dataset.video.name == 'vtest.avi' and dataset.video.stat().st_size > 1_000_000
-    assert all(dataset.photo(p).is_file() for p in photos)
+    assert real_data.video.name == 'vtest.avi' and real_data.video.stat().st_size > 1_000_000
+    assert all(real_data.photo(p).is_file() for p in photos)
 
 
-def test_every_curated_photo_exists(dataset, classification_expected):
+def test_every_curated_photo_exists(real_data, classification_expected):
     for entry in classification_expected['photos']:
-        assert dataset.photo(entry['photo']).is_file()
+        assert real_data.photo(entry['photo']).is_file()
 
 
 @pytest.mark.parametrize('ref', ['apple.jpg', 'opencv-doc/', 'nope/apple.jpg',
                                  'opencv-doc/missing.jpg', 'opencv-doc/../x.jpg'])
-def test_bad_photo_reference_is_a_clear_value_error(dataset, ref):
+def test_bad_photo_reference_is_a_clear_value_error(real_data, ref):
     with pytest.raises(data.PhotoNotFoundError, match='references look like'):
-        dataset.photo(ref)
+        real_data.photo(ref)
     assert issubclass(data.PhotoNotFoundError, ValueError)
 
 
-def test_video_frames_are_bgr_in_the_order_asked(dataset):
+def test_video_frames_are_bgr_in_the_order_asked(real_data):
     import numpy as np
-    f100, f300, f500 = data.video_frames(dataset.video, [100, 300, 500])
+    f100, f300, f500 = data.video_frames(real_data.video, [100, 300, 500])
     for f in (f100, f300, f500):
         assert f.shape == (576, 768, 3) and f.dtype == np.uint8
     assert not np.array_equal(f100, f300) and not np.array_equal(f300, f500)
-    again = data.video_frames(dataset.video, [500, 100, 100])
+    again = data.video_frames(real_data.video, [500, 100, 100])
     assert np.array_equal(again[0], f500) and np.array_equal(again[1], f100)
     assert np.array_equal(again[2], f100)
     # The grass at the bottom left is green in BGR order.
@@ -57,12 +57,12 @@ def test_video_frames_are_bgr_in_the_order_asked(dataset):
     assert g > r and g > b
 
 
-def test_video_frames_past_the_end_or_negative(dataset):
+def test_video_frames_past_the_end_or_negative(real_data):
     with pytest.raises(data.VideoError, match='has only 795 frames'):
-        data.video_frames(dataset.video, [10, 795])
+        data.video_frames(real_data.video, [10, 795])
     with pytest.raises(data.VideoError, match='>= 0'):
-        data.video_frames(dataset.video, [-1])
-    assert data.video_frames(dataset.video, []) == []
+        data.video_frames(real_data.video, [-1])
+    assert data.video_frames(real_data.video, []) == []
 
 
 def test_missing_video_is_a_clear_value_error(tmp_path):

@@ -85,7 +85,7 @@ def test_efficientnet_graph_matches_meta(efficientnet):
     assert (out.name, out.shape) == ('logits', ['batch', 1000])
 
 
-def test_efficientnet_names_the_hand_checked_photos(efficientnet, dataset,
+def test_efficientnet_names_the_hand_checked_photos(efficientnet, real_data,
                                                     classification_expected):
     import cv2
     path, meta = efficientnet
@@ -93,7 +93,7 @@ def test_efficientnet_names_the_hand_checked_photos(efficientnet, dataset,
     wrong = []
     batch = []
     for entry in classification_expected['photos']:
-        bgr = cv2.imread(str(dataset.photo(entry['photo'])), cv2.IMREAD_COLOR)
+        bgr = cv2.imread(str(real_data.photo(entry['photo'])), cv2.IMREAD_COLOR)
         x = _classifier_input(bgr, meta)
         batch.append(x)
         top1 = int(session.run(['logits'], {'input': x})[0][0].argmax())
@@ -185,11 +185,11 @@ def _reference_decode(outputs: Dict[str, np.ndarray], meta: dict, item: int,
 
 
 @pytest.fixture(scope='module')
-def vtest_detections(nanodet, dataset, vtest_gt):
+def vtest_detections(nanodet, real_data, vtest_gt):
     """Run NanoDet on the ground-truth frames, as one batch when the model allows it."""
     path, meta = nanodet
     indices = sorted(int(i) for i in vtest_gt['frames'])
-    frames = data.video_frames(dataset.video, indices)
+    frames = data.video_frames(real_data.video, indices)
     session = _session(path)
     x = np.concatenate([_nanodet_input(f, meta) for f in frames])
     if meta['input']['dynamic_batch']:
@@ -225,11 +225,11 @@ def test_nanodet_finds_the_pedestrians_of_frame_100(vtest_gt, vtest_detections):
     assert all(max(_iou(box, t) for t in truth) >= 0.5 for _l, _s, box in people)
 
 
-def test_nanodet_batch_equals_single_frames(nanodet, dataset):
+def test_nanodet_batch_equals_single_frames(nanodet, real_data):
     path, meta = nanodet
     assert meta['input']['dynamic_batch'] is True
     session = _session(path)
-    frames = data.video_frames(dataset.video, [100, 500])
+    frames = data.video_frames(real_data.video, [100, 500])
     x = np.concatenate([_nanodet_input(f, meta) for f in frames])
     together = session.run(['cls_8', 'box_32'], {'input': x})
     alone = [session.run(['cls_8', 'box_32'], {'input': x[i:i + 1]}) for i in range(2)]

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import pytest
 
-from jetson_infer_ros.assets import data, models
+from jetson_infer_ros.assets import data
 from jetson_infer_ros.backends.base import BackendOptions
 from jetson_infer_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from jetson_infer_ros.image_convert import Picture
@@ -44,24 +44,9 @@ LABELS = Path(__file__).resolve().parents[2] / 'jetson_infer_ros' / 'labels'
 pytestmark = pytest.mark.models
 
 
-def _prepared(name):
-    try:
-        return str(models.model_path(name)), models.model_meta(name)
-    except models.ModelNotPreparedError as exc:
-        missing = str(exc)
-    pytest.fail(missing, pytrace=False)
-
-
-def _dataset():
-    try:
-        return data.cached_data()
-    except data.DataNotPreparedError as exc:
-        missing = str(exc)
-    pytest.fail(missing, pytrace=False)
-
-
-def test_efficientnet_pipeline_agrees_with_the_recorded_top1():
-    path, meta = _prepared('efficientnet_lite0')
+def test_efficientnet_pipeline_agrees_with_the_recorded_top1(prepared_model, real_data):
+    model, meta = prepared_model('efficientnet_lite0')
+    path = str(model)
     spec = build_model_spec(path, 'classification', labels=str(LABELS / 'imagenet.txt'),
                             mean=(127.0,) * 3, std=(128.0,) * 3, resize='center_crop',
                             crop_fraction=224 / 256)
@@ -72,10 +57,9 @@ def test_efficientnet_pipeline_agrees_with_the_recorded_top1():
                                                       intra_op_threads=2))
     backend.load()
     pre = Preprocessor(spec.preprocess)
-    dataset = _dataset()
     for i, name in enumerate(names):
         ref = ('scikit-image/' if name.endswith('.png') else 'opencv-doc/') + name
-        bgr = cv2.imread(str(dataset.photo(ref)), cv2.IMREAD_COLOR)
+        bgr = cv2.imread(str(real_data.photo(ref)), cv2.IMREAD_COLOR)
         pre.run(Picture(bgr, 'bgr'), backend.input_buffer()[i])
     results = top_k(backend.infer(len(names))[backend.output_specs[0].name], spec.top_k)
     backend.release()
@@ -114,13 +98,15 @@ def _reference(outputs, spec, src_wh):
     return mapped, scores[keep], classes[keep]
 
 
-def test_nanodet_pipeline_matches_an_independent_decode_on_a_street_frame():
-    path, meta = _prepared('nanodet')
+def test_nanodet_pipeline_matches_an_independent_decode_on_a_street_frame(prepared_model,
+                                                                          real_data):
+    model, meta = prepared_model('nanodet')
+    path = str(model)
     spec = build_model_spec(path, 'detection', 'nanodet', labels=str(LABELS / 'coco.txt'),
                             color='bgr', resize='stretch', mean=meta['input']['mean'],
                             std=meta['input']['std'], score_threshold=0.35)
     assert spec.input_hw == (416, 416) and spec.num_classes == 80
-    frame = data.video_frames(_dataset().video, [100])[0]
+    frame = data.video_frames(real_data.video, [100])[0]
     backend = OnnxRuntimeBackend(path, BackendOptions(intra_op_threads=2))
     backend.load()
     transform = Preprocessor(spec.preprocess).run(Picture(frame, 'bgr'),

@@ -179,33 +179,13 @@ def photo_dir(tmp_path):
 
 
 @pytest.fixture(scope='session')
-def real_data():
-    """Return the prepared real pictures (fail with the command to run when missing)."""
-    from jetson_infer_ros.assets import data
-    try:
-        return data.cached_data()
-    except data.DataNotPreparedError as exc:
-        missing = str(exc)
-    pytest.fail(missing, pytrace=False)
-
-
-def _real_model(name: str) -> str:
-    from jetson_infer_ros.assets import models
-    try:
-        return str(models.model_path(name))
-    except models.ModelNotPreparedError as exc:
-        missing = str(exc)
-    pytest.fail(missing, pytrace=False)
+def efficientnet_file(prepared_model):
+    return str(prepared_model('efficientnet_lite0')[0])
 
 
 @pytest.fixture(scope='session')
-def efficientnet_file():
-    return _real_model('efficientnet_lite0')
-
-
-@pytest.fixture(scope='session')
-def nanodet_file():
-    return _real_model('nanodet')
+def nanodet_file(prepared_model):
+    return str(prepared_model('nanodet')[0])
 
 
 @pytest.fixture(scope='session')

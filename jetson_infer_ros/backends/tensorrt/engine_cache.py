@@ -112,15 +112,6 @@ class EngineIdentity:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def sha256_file(path: str) -> str:
-    """Hex sha256 of a file, read in chunks (ONNX models can be hundreds of MB)."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def atomic_write(path: str, data: bytes) -> None:
     """
     Write ``data`` to ``path`` so a reader sees the old file or the new, never half.
