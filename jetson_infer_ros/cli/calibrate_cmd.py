@@ -64,6 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '(default %(default)s, JetPack 5.1; JetPack 6: 10.3.0)')
     parser.add_argument('--eval-images', metavar='DIR',
                         help='evaluation folder: warn if calibration frames are among them')
+    parser.add_argument('--weight-rounding', choices=('auto', 'gptq', 'nearest'),
+                        default='auto',
+                        help='int8 weight rounding: gptq = chosen by its effect on each '
+                        "layer's output on the calibration frames, nearest = round each "
+                        'weight alone, auto (default) = gptq for each layout where it beats '
+                        'nearest on held-out calibration frames')
+    parser.add_argument('--rounding-frames', type=int, default=128, metavar='N',
+                        help='frames (spread evenly over the set) whose layer inputs steer '
+                        'gptq rounding (default %(default)s)')
     parser.add_argument('--no-cpu-model', action='store_true',
                         help='skip the ONNX Runtime CPU layout (X.int8.cpu.onnx)')
 
@@ -92,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         method=args.method, histogram_bins=args.bins, percentile=args.percentile,
         keep_float=keep_float, quantize_head=args.quantize_head,
         sensitivity_db=args.sensitivity_db, trt_version=version,
-        write_cpu_model=not args.no_cpu_model)
+        write_cpu_model=not args.no_cpu_model, weight_rounding=args.weight_rounding,
+        rounding_frames=args.rounding_frames)
     source = frames.open_source(images=args.images, bag=args.bag, topic=args.topic,
                                 samples=args.samples, max_pixels=int(cfg.max_image_pixels))
     eval_hashes = []

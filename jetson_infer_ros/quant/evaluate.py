@@ -49,6 +49,9 @@ Detections down to this score feed mAP (the ranking matters there); the operatin
 threshold (``score_threshold``) decides what counts for box agreement."""
 
 CONFIDENT = 0.5
+# FP32 top-1 minus top-2 probability below this is a near tie: any numeric change, int8 or
+# another GPU, may swap the two, so agreement is also reported without those frames.
+CLEAR_MARGIN = 0.1
 REPORT_VERSION = 1
 
 Log = Callable[[str], None]
@@ -237,6 +240,10 @@ def _worst(variants: Dict[str, Dict[str, Any]], keys_low: Sequence[str],
     return out
 
 
+def _margin(scores: Any) -> float:
+    return float(scores[0]) - float(scores[1]) if len(scores) > 1 else float(scores[0])
+
+
 def _classification(ref: List[Any], test: List[Any], refs: List[str],
                     truth: Optional[Dict[str, List[int]]]) -> Dict[str, Any]:
     ref_ids = np.stack([r.class_ids[:5] for r in ref])
@@ -247,9 +254,15 @@ def _classification(ref: List[Any], test: List[Any], refs: List[str],
     if confident.any():
         out['top1_agreement_confident'] = float(
             (ref_ids[confident, 0] == test_ids[confident, 0]).mean())
+    margins = np.array([_margin(r.scores) for r in ref])
+    clear = margins >= CLEAR_MARGIN
+    out['clear_frames'] = int(clear.sum())
+    if clear.any():
+        out['top1_agreement_clear'] = float((ref_ids[clear, 0] == test_ids[clear, 0]).mean())
     out['disagreements'] = [
         {'frame': refs[i], 'reference': int(ref_ids[i, 0]), 'int8': int(test_ids[i, 0]),
-         'reference_score': round(float(ref[i].scores[0]), 4)}
+         'reference_score': round(float(ref[i].scores[0]), 4),
+         'reference_margin': round(float(margins[i]), 4)}
         for i in np.where(ref_ids[:, 0] != test_ids[:, 0])[0][:50]]
     if truth is not None:
         keep = [i for i, name in enumerate(refs) if name in truth]
@@ -326,16 +339,17 @@ def markdown(report: Dict[str, Any]) -> str:
     gate = report.get('gate', {})
     if report['task'] == 'classification':
         lines += ['| layout | model | top-1 agreement | top-5 agreement | confident frames '
-                  '(agreement) | top-1 acc FP32 | top-1 acc INT8 | gate |',
-                  '|---|---|---|---|---|---|---|---|']
+                  '(agreement) | clear frames (agreement) | top-1 acc FP32 | top-1 acc INT8 '
+                  '| gate |', '|---|---|---|---|---|---|---|---|---|']
         for name, r in report['variants'].items():
             acc_r = r.get('accuracy_reference', {}).get('top1')
             acc_i = r.get('accuracy_int8', {}).get('top1')
             verdict = 'pass' if gate.get(name, {}).get('passes') else 'refuse'
             lines.append(f'| {name} | {r.get("model", "")} | {_pct(r["top1_agreement"])} | '
                          f'{_pct(r["top5_agreement"])} | {r.get("confident_frames", 0)} '
-                         f'({_pct(r.get("top1_agreement_confident"))}) | {_pct(acc_r)} | '
-                         f'{_pct(acc_i)} | {verdict} |')
+                         f'({_pct(r.get("top1_agreement_confident"))}) | '
+                         f'{r.get("clear_frames", 0)} ({_pct(r.get("top1_agreement_clear"))}) | '
+                         f'{_pct(acc_r)} | {_pct(acc_i)} | {verdict} |')
     else:
         lines += ['| layout | model | mAP FP32 | mAP INT8 | drop (points) | mAP INT8 vs FP32 '
                   '| box agreement | matched / FP32 / INT8 boxes | gate |',

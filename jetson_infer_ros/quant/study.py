@@ -34,17 +34,21 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
+
 RUNS: List[Tuple[str, str, Any, Dict[str, Any]]] = [
     # (config, method, keep_float, extra settings)
     ('infer', 'minmax', (), {}),
     ('infer', 'entropy', (), {}),
     ('infer', 'percentile', (), {}),
+    ('infer', 'percentile', (), {'weight_rounding': 'nearest'}),
     ('infer', 'entropy', (), {'histogram_bins': 2048}),
     ('infer', 'percentile', 'auto', {}),
     ('infer', 'percentile', 'auto', {'sensitivity_db': 30.0}),
     ('detect', 'minmax', (), {}),
     ('detect', 'entropy', (), {}),
     ('detect', 'percentile', (), {}),
+    ('detect', 'percentile', (), {'weight_rounding': 'nearest'}),
     ('detect', 'entropy', (), {'histogram_bins': 2048}),
 ]
 
@@ -90,30 +94,68 @@ def run_one(config: Path, method: str, keep_float: Any, extra: Dict[str, Any],
     report = ev.evaluate(cfg, frames.ImageFolder(str(folders['eval'])), int8_model=str(out),
                          log=quiet)
     head = json.loads(out.with_name('model.int8.calib.json').read_text())['output_head_float']
+    layouts = {'tensorrt': out, 'onnxruntime': out.with_name('model.int8.cpu.onnx')}
     row: Dict[str, Any] = {
         'config': config.name, 'method': method, 'settings': extra,
         'kept_float': result.kept_float, 'head': head, 'calibration_s': round(seconds, 1),
         'calibration_frames': result.frames, 'evaluation_frames': report['frames'],
         'overlap': report['calibration_overlap'], 'sample_sqnr_db': result.sample_sqnr_db,
+        'eval_sqnr_db': output_sqnr(cfg, folders['eval'], layouts),
+        'weight_rounding': result.weight_rounding,
     }
     for layout, numbers in report['variants'].items():
         keys = ('top1_agreement', 'top5_agreement', 'top1_agreement_confident',
-                'confident_frames') if report['task'] == 'classification' else \
+                'confident_frames', 'top1_agreement_clear', 'clear_frames') \
+            if report['task'] == 'classification' else \
             ('map_int8', 'map_drop', 'box_agreement', 'mean_matched_iou', 'reference_boxes',
              'int8_boxes', 'matched_boxes')
         row[layout] = {k: numbers.get(k) for k in keys}
     return row
 
 
+def output_sqnr(cfg: Any, folder: Path, models: Dict[str, Path]) -> Dict[str, float]:
+    """Raw-output SQNR (dB) of each model against FP32 on the evaluation frames."""
+    from jetson_infer_ros.pipeline import resolve_model
+    from jetson_infer_ros.preprocess import Preprocessor
+    from jetson_infer_ros.quant import calibrate as cal, frames, sensitivity
+    pipeline = cal._reference_pipeline(cfg, lambda _m: None)
+    spec = pipeline.spec
+    pipeline.release()
+    pre = Preprocessor(spec.preprocess)
+    batch = spec.preprocess.allocate(1)
+    pictures = []
+    for frame in frames.ImageFolder(str(folder)).frames():
+        pre.run(frame.picture, batch[0])
+        pictures.append(batch.copy())
+    stacked = np.concatenate(pictures)
+
+    def outputs(path: str):
+        session = sensitivity.cpu_session(Path(path).read_bytes())
+        return sensitivity.run_frames(session, spec.input_name, stacked)
+    reference = outputs(resolve_model(cfg.model_path)[0])
+    return {name: round(sensitivity.sqnr_db(reference, outputs(str(path))), 2)
+            for name, path in models.items() if Path(path).is_file()}
+
+
 def _pct(v: Optional[float]) -> str:
     return f'{v * 100:.1f}%' if isinstance(v, (int, float)) else 'n/a'
 
 
+def _rounding(row: Dict[str, Any]) -> str:
+    """``nearest``, or e.g. ``auto: gptq / nearest`` (what each layout kept, TRT / CPU)."""
+    report = row.get('weight_rounding') or {}
+    layouts = report.get('layouts') or {}
+    if not layouts:
+        return str(report.get('method', row['settings'].get('weight_rounding', 'auto')))
+    kept = ' / '.join(layouts[k]['chosen'] for k in ('tensorrt', 'onnxruntime') if k in layouts)
+    return f'{report.get("method", "auto")}: {kept}'
+
+
 def table(rows: List[Dict[str, Any]]) -> str:
     """Render the rows as the two markdown tables of docs/int8.md."""
-    out = ['| model | method | float layers | calib s | top-1 agr. TRT Q/DQ | top-1 agr. '
-           'CPU | top-5 agr. (worse) | output SQNR dB (TRT / CPU) |',
-           '|---|---|---|---|---|---|---|---|']
+    out = ['| model | method | weight rounding | float layers | calib s | top-1 agr. TRT Q/DQ '
+           '| top-1 agr. CPU | top-1 agr. clear frames (TRT / CPU) | top-5 agr. (worse) | '
+           'output SQNR dB (TRT / CPU) |', '|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
         if r['config'] != 'infer.yaml':
             continue
@@ -122,24 +164,30 @@ def table(rows: List[Dict[str, Any]]) -> str:
                                 if 'histogram_bins' in r['settings'] else '')
         extra = len(r['kept_float']) - len(r.get('head', []))
         floats = ('head' if r.get('head') else 'none') + (f' + {extra}' if extra else '')
-        out.append(f'| EfficientNet-Lite0 | {method} | {floats} | '
+        out.append(f'| EfficientNet-Lite0 | {method} | {_rounding(r)} | {floats} | '
                    f'{r["calibration_s"]} | {_pct(t["top1_agreement"])} | '
                    f'{_pct(c.get("top1_agreement"))} | '
+                   f'{_pct(t.get("top1_agreement_clear"))} / '
+                   f'{_pct(c.get("top1_agreement_clear"))} ({t.get("clear_frames")}) | '
                    f'{_pct(min(t["top5_agreement"], c.get("top5_agreement", 1.0)))} | '
-                   f'{r["sample_sqnr_db"].get("tensorrt")} / '
-                   f'{r["sample_sqnr_db"].get("onnxruntime")} |')
-    out += ['', '| model | method | calib s | mAP INT8 vs FP32, TRT / CPU | box agreement '
-            'TRT / CPU | matched / FP32 / INT8 boxes (CPU) |', '|---|---|---|---|---|---|']
+                   f'{r["eval_sqnr_db"].get("tensorrt")} / '
+                   f'{r["eval_sqnr_db"].get("onnxruntime")} |')
+    out += ['', '| model | method | weight rounding | calib s | mAP INT8 vs FP32, TRT / CPU | '
+            'box agreement TRT / CPU | matched / FP32 / INT8 boxes (CPU) | output SQNR dB '
+            '(TRT / CPU) |', '|---|---|---|---|---|---|---|---|']
     for r in rows:
         if r['config'] != 'detect.yaml':
             continue
         t, c = r['tensorrt'], r.get('onnxruntime', {})
         method = r['method'] + (f' ({r["settings"]["histogram_bins"]} bins)'
                                 if 'histogram_bins' in r['settings'] else '')
-        out.append(f'| NanoDet | {method} | {r["calibration_s"]} | {t["map_int8"]} / '
+        out.append(f'| NanoDet | {method} | {_rounding(r)} | {r["calibration_s"]} | '
+                   f'{t["map_int8"]} / '
                    f'{c.get("map_int8")} | {_pct(t["box_agreement"])} / '
                    f'{_pct(c.get("box_agreement"))} | {c.get("matched_boxes")} / '
-                   f'{c.get("reference_boxes")} / {c.get("int8_boxes")} |')
+                   f'{c.get("reference_boxes")} / {c.get("int8_boxes")} | '
+                   f'{r["eval_sqnr_db"].get("tensorrt")} / '
+                   f'{r["eval_sqnr_db"].get("onnxruntime")} |')
     return '\n'.join(out)
 
 
@@ -147,8 +195,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--out', default='out/int8', help='work folder (default %(default)s)')
     parser.add_argument('--only', help='run only configs/methods containing this text')
+    parser.add_argument('--render', action='store_true',
+                        help='only re-render study.md from an existing study.jsonl')
     args = parser.parse_args(argv)
     root = Path(args.out)
+    if args.render:
+        rows = [json.loads(line) for line in (root / 'study.jsonl').read_text().splitlines()
+                if line.strip()]
+        text = table(rows)
+        (root / 'study.md').write_text(text + '\n')
+        print(text)
+        return 0
     folders = make_split(root / 'split')
     config_dir = Path(__file__).resolve().parents[2] / 'config'
     rows = []

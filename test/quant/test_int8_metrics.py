@@ -97,3 +97,21 @@ def test_ground_truth_readers(tmp_path):
     g.write_text('{"images": 3}')
     with pytest.raises(ValueError, match='COCO-style'):
         metrics.read_detection_truth(str(g), [])
+
+
+def test_agreement_is_also_reported_without_the_near_ties():
+    from types import SimpleNamespace
+    from jetson_infer_ros.quant import evaluate as ev
+
+    def result(ids, scores):
+        return SimpleNamespace(class_ids=np.array(ids), scores=np.array(scores))
+    # frame a: clear (0.6 vs 0.1), b: a near tie (0.31 vs 0.30) that int8 swaps
+    ref = [result([1, 2, 3, 4, 5], [0.6, 0.1, 0.1, 0.1, 0.05]),
+           result([7, 8, 9, 10, 11], [0.31, 0.30, 0.2, 0.1, 0.05])]
+    test = [result([1, 2, 3, 4, 5], [0.6, 0.1, 0.1, 0.1, 0.05]),
+            result([8, 7, 9, 10, 11], [0.32, 0.29, 0.2, 0.1, 0.05])]
+    out = ev._classification(ref, test, ['a', 'b'], None)
+    assert out['top1_agreement'] == 0.5
+    assert out['clear_frames'] == 1 and out['top1_agreement_clear'] == 1.0
+    assert out['disagreements'] == [{'frame': 'b', 'reference': 7, 'int8': 8,
+                                     'reference_score': 0.31, 'reference_margin': 0.01}]
