@@ -12,7 +12,7 @@ all: test
 help:
 	@echo "make demo   - set everything up, replay the street-video bag through the node"
 	@echo "make test   - set everything up, run the whole test suite (what CI runs)"
-	@echo "make bench  - benchmarks (JSON + markdown under out/bench/)"
+	@echo "make bench  - benchmarks (JSON + markdown under out/bench/; makes the INT8 artefacts first)"
 
 env:
 ifeq ($(PYTHON311),)
@@ -38,6 +38,10 @@ demo: models data
 demo-classify: models data
 	@$(VENV)/bin/jetson-infer demo --config config/infer.yaml
 
+# Both default models, FP32 and INT8, 640x480 and 1280x720. The bench calibrates and
+# evaluates each model's INT8 artefact on the study split itself (jetson_infer_ros/bench/
+# int8.py), cached under ~/.cache/jetson_infer_ros/bench_int8/<model>-<key>, the key
+# hashing the model, the frames, the settings and the quantisation code.
 bench: models data
 	@$(VENV)/bin/jetson-infer bench --out out/bench
 

@@ -33,6 +33,18 @@ the other nodes. Measured with EfficientNet-Lite0, 2 threads, frames paced at 30
 CPU per frame instead of 4.4 ms (a whole core kept busy against 13 %). So
 ``allow_spinning`` defaults to off here; set ``BackendOptions.extra =
 (('allow_spinning', True),)`` where cores are to spare and every millisecond counts.
+
+Memory: building a session parses the whole model and makes optimised copies of its
+weights, then frees the intermediates; glibc keeps those freed pages in the heap, so
+they stay resident for the life of the node. After loading, the backend asks glibc to
+return them (``malloc_trim``): measured with EfficientNet-Lite0, the session's resident
+cost fell from 72 to 45 MB, with no effect on inference (nothing is freed that a run
+uses). ONNX Runtime's CPU arena is off by default (``cpu_mem_arena`` in ``extra`` turns
+it back on): it holds its high-water mark for good, about 10 MB more for
+EfficientNet-Lite0, and bought nothing measurable here; with the memory pattern on, each
+run's activations are one block that glibc reuses. Interleaved A/B runs, 1000
+inferences each, arena off vs on: EfficientNet-Lite0 p50 -0.3 % and +1.6 %, NanoDet
+(300) +1.2 % and +0.1 %, means within 2 % either way: noise on this shared machine.
 """
 
 from __future__ import annotations
@@ -104,6 +116,21 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
+def release_freed_heap() -> bool:
+    """Return freed heap pages to the OS (glibc only); True when it could ask."""
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):    # not glibc (musl, macOS): nothing to do
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True
+
+
 def _dims(shape: Any) -> Tuple[int, ...]:
     """ORT shape (ints, strings or None for dynamic dims) as ints with -1 for dynamic."""
     return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (shape or ()))
@@ -114,8 +141,9 @@ class OnnxRuntimeBackend(Backend):
     ONNX Runtime on the CPU execution provider, with preallocated IO-bound buffers.
 
     ``options.extra`` keys read here: ``allow_spinning`` (bool, default False, see the
-    module docstring) and ``input_shape`` (the per-item shape, e.g. ``(3, 320, 320)``,
-    for models whose spatial dimensions are dynamic).
+    module docstring), ``cpu_mem_arena`` (bool, default False, see the module docstring)
+    and ``input_shape`` (the per-item shape, e.g. ``(3, 320, 320)``, for models whose
+    spatial dimensions are dynamic).
     """
 
     name = 'onnxruntime'
@@ -163,6 +191,7 @@ class OnnxRuntimeBackend(Backend):
         except BaseException:
             self._clear()
             raise
+        release_freed_heap()
 
     def _session_options(self, ort):
         so = ort.SessionOptions()
@@ -171,7 +200,7 @@ class OnnxRuntimeBackend(Backend):
         so.intra_op_num_threads = max(0, int(self.options.intra_op_threads))
         so.inter_op_num_threads = max(0, int(self.options.inter_op_threads))
         so.enable_mem_pattern = True
-        so.enable_cpu_mem_arena = True
+        so.enable_cpu_mem_arena = _as_bool(_extra(self.options).get('cpu_mem_arena', False))
         so.log_severity_level = 3   # errors only: warnings about initializers are noise here
         flag = '1' if self._spinning else '0'
         so.add_session_config_entry('session.intra_op.allow_spinning', flag)

@@ -17,7 +17,10 @@ One end-to-end run: camera process -> node process -> listener process, over DDS
 
 The node under test is one of three: ``ours`` (the real ``infer_node`` console script
 with a params file, exactly as a user starts it), ``naive`` (the tutorial-style
-reference) or ``relay`` (the transport floor). The camera stamps each frame just before
+reference) or ``relay`` (the transport floor of the node's topology: one image hop in,
+one small message hop out). A fourth kind, ``wire``, has no node at all: the image
+sink subscribes to the camera itself, so its latency is one image hop, the DDS floor
+any node subscribing to that camera starts from. The camera stamps each frame just before
 publishing; the listener notes when the answer for that stamp arrives in its process,
 so latency is input header stamp -> output receipt. For ``ours`` the listener also
 records /diagnostics, and the node's last report after the run gives its own per-stage
@@ -38,22 +41,24 @@ from jetson_infer_ros.bench import procs
 from jetson_infer_ros.bench.summary import growth, rounded, summarize
 from jetson_infer_ros.stats import STAGES
 
-KINDS = ('ours', 'naive', 'relay')
+KINDS = ('ours', 'naive', 'relay', 'wire')
 CAMERA_DELAY = 1.0
 # what a reference node prints once it is subscribed; ours is ready when its latched
 # label_info (published on activate) reaches the listener
-READY = {'naive': 'naive node ready', 'relay': 'relay ready'}
+READY = {'naive': 'naive node ready', 'relay': 'relay ready', 'wire': 'sink ready'}
+ANSWER_KINDS = ('classification', 'detections', 'image')
 
 
 @dataclasses.dataclass
 class RunSpec:
     """What one end-to-end run measures."""
 
-    kind: str                  # ours | naive | relay
+    kind: str                  # ours | naive | relay | wire
     model: str                 # default model name, e.g. efficientnet_lite0
     config: str                # ROS params YAML of the model (config/infer.yaml, ...)
     task: str                  # classification | detection
-    precision: str = 'fp32'
+    precision: str = 'fp32'    # fp32 | int8 (gate accepts) | int8-forced (gate lowered)
+    int8_model: str = ''       # the INT8 artefact ours runs for int8 precisions
     size: Tuple[int, int] = (640, 480)
     rate: float = 30.0
     duration: float = 6.0
@@ -73,11 +78,20 @@ class RunSpec:
 
 
 def write_params(spec: RunSpec, path: Path) -> Path:
-    """Write the node's params file: the model's shipped config with the precision set."""
+    """
+    Write the node's params file: the model's shipped config with the precision set.
+
+    ``int8-forced`` lowers the accuracy gate's thresholds so that the node runs an
+    artefact the gate refuses: the bench times it, the report says it is refused.
+    """
     import yaml
     from jetson_infer_ros.config import DEFAULT_NODE_NAME, read_ros_parameters
     values = read_ros_parameters(spec.config)
-    values['precision'] = spec.precision
+    values['precision'] = 'int8' if spec.precision.startswith('int8') else spec.precision
+    if spec.int8_model:
+        values['int8_model_path'] = spec.int8_model
+    if spec.precision == 'int8-forced':
+        values.update(int8_min_top1_agreement=0.0, int8_max_map_drop=100.0)
     path.write_text(yaml.safe_dump({DEFAULT_NODE_NAME: {'ros__parameters': values}}))
     return path
 
@@ -97,6 +111,9 @@ def _node_command(spec: RunSpec, work: Path) -> List[str]:
     if spec.kind == 'relay':
         return [sys.executable, '-m', 'jetson_infer_ros.bench.relay_node', '--executor',
                 spec.executor or 'single']
+    if spec.kind == 'wire':
+        return [sys.executable, '-m', 'jetson_infer_ros.bench.image_sink', '--out',
+                str(work / f'{spec.label}.listener.jsonl'), '--kind', 'image']
     raise ValueError(f'unknown node kind {spec.kind!r}; one of {", ".join(KINDS)}')
 
 
@@ -203,10 +220,12 @@ def run_once(spec: RunSpec, work: Path, log: Any = print) -> Dict[str, Any]:
     try:
         node = procs.Child(f'{spec.label}.node', _node_command(spec, work), env, work)
         children.append(node)
-        listener = procs.Child(f'{spec.label}.listener',
-                               [sys.executable, '-m', 'jetson_infer_ros.testing.listener',
-                                '--out', str(listener_out)] + topics, env, work)
-        children.append(listener)
+        listener = None
+        if spec.kind != 'wire':     # the wire's sink is its own listener
+            listener = procs.Child(f'{spec.label}.listener',
+                                   [sys.executable, '-m', 'jetson_infer_ros.testing.listener',
+                                    '--out', str(listener_out)] + topics, env, work)
+            children.append(listener)
         # the camera starts with the others (it waits for the node's subscription, then
         # CAMERA_DELAY s, so the node is watched from before the first frame)
         camera = procs.Child(
@@ -217,7 +236,8 @@ def run_once(spec: RunSpec, work: Path, log: Any = print) -> Dict[str, Any]:
              '--depth', '10', '--start-delay', str(CAMERA_DELAY), '--summary',
              str(camera_summary)], env, work)
         children.append(camera)
-        listener.wait_for('listener ready', 60)
+        if listener is not None:
+            listener.wait_for('listener ready', 60)
         if spec.kind == 'ours':
             _wait_active(node, listener_out, 90)
         else:
@@ -246,7 +266,7 @@ def run_once(spec: RunSpec, work: Path, log: Any = print) -> Dict[str, Any]:
 def analyse(spec: RunSpec, records: List[Dict[str, Any]], camera: Dict[str, Any],
             monitor: Any) -> Dict[str, Any]:
     """Match answers to sent stamps and compute what the run measured."""
-    kinds = ('classification', 'detections')
+    kinds = ANSWER_KINDS
     answers: Dict[int, int] = {}
     for r in records:
         if r.get('kind') in kinds:

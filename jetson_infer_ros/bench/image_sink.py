@@ -36,6 +36,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument('--out', required=True)
     ap.add_argument('--reliable', action='store_true')
     ap.add_argument('--depth', type=int, default=1)
+    ap.add_argument('--kind', default='',
+                    help="add 'kind': KIND to every line (the bench's wire runs read them "
+                    'like answers)')
     args = ap.parse_args(argv)
 
     import rclpy
@@ -52,8 +55,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     def on_image(data: bytes) -> None:
         received = time.time_ns()
         img = parse_image(data)
-        out.write(json.dumps({'stamp_ns': img.stamp_sec * 1_000_000_000 + img.stamp_nanosec,
-                              'received_ns': received, 'bytes': len(data)}) + '\n')
+        record = {'stamp_ns': img.stamp_sec * 1_000_000_000 + img.stamp_nanosec,
+                  'received_ns': received, 'bytes': len(data)}
+        if args.kind:
+            record['kind'] = args.kind
+        out.write(json.dumps(record) + '\n')
         out.flush()
 
     qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(1, args.depth),

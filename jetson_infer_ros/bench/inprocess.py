@@ -40,7 +40,8 @@ import numpy as np
 from jetson_infer_ros.bench.summary import summarize
 
 
-def load_pipeline(config: str, precision: str = 'fp32', force_int8: bool = False) -> Any:
+def load_pipeline(config: str, precision: str = 'fp32', force_int8: bool = False,
+                  int8_model: str = '') -> Any:
     """
     Load the pipeline the node would run; ``force_int8`` skips the accuracy gate.
 
@@ -50,26 +51,14 @@ def load_pipeline(config: str, precision: str = 'fp32', force_int8: bool = False
     from jetson_infer_ros.config import load_config
     from jetson_infer_ros.pipeline import InferencePipeline
     overrides: Dict[str, Any] = {'precision': precision}
+    if int8_model:
+        overrides['int8_model_path'] = int8_model
     if force_int8 and precision == 'int8':
         overrides.update(int8_min_top1_agreement=0.0, int8_max_map_drop=100.0)
     cfg = load_config(config, **overrides)
     pipeline = InferencePipeline(cfg)
     pipeline.load()
     return pipeline
-
-
-def int8_status(config: str) -> Dict[str, Any]:
-    """Say whether an INT8 artefact exists for the config's model and whether the gate passes."""
-    from jetson_infer_ros.config import load_config
-    from jetson_infer_ros.pipeline import resolve_model
-    from jetson_infer_ros.quant.gate import evaluation_for, int8_artifact_for, int8_gate
-    cfg = load_config(config, precision='int8', backend='onnxruntime')
-    model_file, _labels = resolve_model(cfg.model_path)
-    artifact = int8_artifact_for(model_file, cfg.int8_model_path)
-    decision = int8_gate(model_file, cfg)
-    return {'artifact': str(artifact), 'exists': artifact.is_file(),
-            'evaluation': str(evaluation_for(artifact)),
-            'gate_accepted': bool(decision.accepted), 'reason': decision.reason}
 
 
 def serialized_frames(frames: Sequence[np.ndarray], encoding: str = 'rgb8') -> List[bytes]:

@@ -60,12 +60,71 @@ def idle_node_memory(config: str, work: Path, settle: float = 3.0,
         out: Dict[str, Any] = {'config': config, 'settle_s': settle}
         out.update(monitor.memory_now())
         out['vm_hwm_mb'] = round(monitor.vm_hwm_bytes / 2 ** 20, 1)
+        out['smaps'] = smaps_breakdown(node.pid)
         return out
     except procs.BenchProcessError as exc:
         log(f'[bench] idle memory: FAILED: {str(exc).splitlines()[0]}')
         return {'config': config, 'error': str(exc)}
     finally:
         procs.stop_all(children)
+
+
+# what a mapping's path says about who owns it (first match wins)
+_OWNERS = (
+    ('/dev/shm/', 'Fast DDS shared-memory segments (own + peers)'),
+    ('onnxruntime', 'ONNX Runtime library'),
+    ('cv2', 'OpenCV'),
+    ('opencv', 'OpenCV'),
+    ('numpy', 'NumPy'),
+    ('ros_', 'ROS 2 libraries'),
+    ('rcl', 'ROS 2 libraries'),
+    ('fastrtps', 'ROS 2 libraries'),
+    ('fastdds', 'ROS 2 libraries'),
+    ('python3', 'Python'),
+    ('.so', 'other shared libraries'),
+)
+
+
+def smaps_breakdown(pid: int, top: int = 8) -> Dict[str, Any]:
+    """
+    Group a process's resident memory by owner, from /proc/<pid>/smaps.
+
+    RSS alone says how much, not whose; the report needs to say which of Fast DDS's
+    segment, the libraries' code and the heap (ONNX Runtime's arena and weights live in
+    anonymous memory) to shrink.
+    """
+    groups: Dict[str, float] = {}
+    files: Dict[str, float] = {}
+    anonymous: List[float] = []
+    name = ''
+    try:
+        with open(f'/proc/{pid}/smaps') as f:
+            for line in f:
+                head = line.split(None, 5)
+                if len(head) >= 5 and '-' in head[0] and not head[0].endswith(':'):
+                    name = head[5].strip() if len(head) > 5 else ''
+                elif head and head[0] == 'Rss:':
+                    kb = float(head[1])
+                    owner = 'anonymous (heap, arenas, weights)'
+                    if name.startswith('['):
+                        owner = 'anonymous (heap, arenas, weights)' if name == '[heap]' \
+                            else 'other'
+                    elif name:
+                        low = name.lower()
+                        owner = next((o for key, o in _OWNERS if key in low), 'other files')
+                        files[name] = files.get(name, 0.0) + kb
+                    groups[owner] = groups.get(owner, 0.0) + kb
+                    if owner.startswith('anonymous'):
+                        anonymous.append(kb)
+    except OSError as exc:
+        return {'error': str(exc)}
+    largest = sorted(files.items(), key=lambda kv: -kv[1])[:top]
+    return {'by_owner_mb': {k: round(v / 1024, 1) for k, v in
+                            sorted(groups.items(), key=lambda kv: -kv[1])},
+            'largest_files_mb': [[Path(k).name, round(v / 1024, 1)] for k, v in largest],
+            'largest_anonymous_regions_mb': [round(v / 1024, 1) for v in
+                                             sorted(anonymous, reverse=True)[:top]],
+            'anonymous_regions': len(anonymous)}
 
 
 def import_steps(config: str, work: Path) -> Dict[str, Any]:
@@ -90,7 +149,7 @@ _PARTICIPANT_PROBE = (
     '                  "uss_mb": round(m.uss / 2 ** 20, 1)}))\n')
 
 
-def segment_rss(work: Path, sizes_mb: Sequence[int] = (16,)) -> List[Dict[str, Any]]:
+def segment_rss(work: Path, sizes_mb: Sequence[int] = (32,)) -> List[Dict[str, Any]]:
     """
     RSS of a bare rclpy node: Fast DDS defaults, the shipped profile, smaller segments.
 

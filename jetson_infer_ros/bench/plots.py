@@ -32,8 +32,8 @@ import numpy as np
 
 from jetson_infer_ros.bench import aggregate
 
-COLORS = {'ours-fp32': '#1f77b4', 'ours-int8': '#17becf', 'naive-fp32': '#d62728',
-          'relay-fp32': '#7f7f7f'}
+COLORS = {'ours-fp32': '#1f77b4', 'ours-int8': '#17becf', 'ours-int8-forced': '#9467bd',
+          'naive-fp32': '#d62728', 'relay-fp32': '#7f7f7f', 'wire-fp32': '#ff7f0e'}
 PARTS = ('dds_in_and_dispatch', 'handoff', 'convert', 'preprocess', 'infer', 'postprocess',
          'message', 'publish', 'dds_out')
 PART_COLORS = ('#c7c7c7', '#dbdb8d', '#9edae5', '#98df8a', '#1f77b4', '#ffbb78', '#f7b6d2',
@@ -79,6 +79,7 @@ def latency_plot(results: Dict[str, Any], path: Path) -> Optional[Path]:
                     ax.axvline(raw['infer_ms']['p50'], color='k', ls=':', lw=1,
                                label='raw infer p50 (fp32)')
             ax.set_xscale('log')
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())   # labels overlapped
             ax.set_title(f'{model} {size} - {"camera rate" if phase == "30hz" else phase}',
                          fontsize=9)
             ax.set_xlabel('end-to-end latency, ms (log)', fontsize=8)

@@ -87,13 +87,21 @@ def int8_section(r: Dict[str, Any]) -> List[str]:
             lines.append(f'- {model}: status unknown ({(st or {}).get("error")})')
         elif not st['exists']:
             lines.append(f'- {model}: **no INT8 artefact** at `{st["artifact"]}` when this '
-                         'ran, so there are no INT8 rows for it (run `jetson-infer calibrate` '
-                         'and `evaluate`, then `make bench`).')
+                         'ran, so there are no INT8 rows for it.')
         else:
-            verdict = 'accepted by the gate' if st['gate_accepted'] else \
-                f'refused by the gate ({st["reason"]}): raw-backend rows time the artefact ' \
-                'anyway; the node itself would run FP32'
-            lines.append(f'- {model}: `{Path(st["artifact"]).name}` present, {verdict}.')
+            verdict = 'accepted by the gate: end-to-end rows are `ours int8`' \
+                if st['gate_accepted'] else \
+                f'**refused by the gate** ({st["reason"]}): the shipped node would run FP32, ' \
+                "so its end-to-end rows are `ours int8-forced` (the gate's thresholds " \
+                'lowered in the params file) and time the refused artefact'
+            made = st.get('settings', {})
+            how = (f'made by the bench ({made.get("method")} calibration on '
+                   f'{st.get("calibration_frames")} frames of the study split, evaluated on '
+                   f'the held-out half; cache key `{st.get("key")}`'
+                   + (f', made in this run: {st.get("calibration_s")} s + '
+                      f'{st.get("evaluation_s")} s' if st.get('made_now') else ', cached')
+                   + ')') if st.get('key') else 'present'
+            lines.append(f'- {model}: `{st["artifact"]}` {how}; {verdict}.')
     return lines + ['']
 
 
@@ -181,8 +189,11 @@ def e2e_section(groups: List[Dict[str, Any]]) -> List[str]:
 
 
 def comparison_section(groups: List[Dict[str, Any]], r: Dict[str, Any]) -> List[str]:
-    lines = ['## 4-5. Against the naive node and the relay (transport floor)', '',
-             'Same camera, same frames, same machine, interleaved runs; ms.', '']
+    lines = ['## 4-5. Against the naive node, the relay and the wire (transport floors)', '',
+             'Same camera, same frames, same machine, interleaved runs; ms. *relay*: a node '
+             'that answers every image at once with an empty message (image hop + answer '
+             "hop, the floor of the node's topology); *wire*: the camera straight into an "
+             'image subscriber (one image hop, no node).', '']
     rows = []
     for g in groups:
         if g['phase'] != '30hz' or g['kind'] != 'ours' or g['precision'] != 'fp32' \
@@ -192,6 +203,9 @@ def comparison_section(groups: List[Dict[str, Any]], r: Dict[str, Any]) -> List[
                                size=g['size'])
         relay = aggregate.find(groups, phase='30hz', kind='relay', model=g['model'],
                                size=g['size'])
+        wire = aggregate.find(groups, phase='30hz', kind='wire', model=g['model'],
+                              size=g['size'])
+        w = (wire or {}).get('latency_ms', {})
         infer = g.get('node', {}).get('stages_ms', {}).get('infer', {})
         o, n, y = g['latency_ms'], (naive or {}).get('latency_ms', {}), \
             (relay or {}).get('latency_ms', {})
@@ -199,12 +213,15 @@ def comparison_section(groups: List[Dict[str, Any]], r: Dict[str, Any]) -> List[
         def ratio(a: Any, b: Any) -> str:
             return f'{a / b:.1f}x' if a and b and a == a and b == b else '-'
         floor = o['p50'] - y.get('p50', float('nan'))
-        rows.append([g['model'], g['size'], _p50_99(o), _p50_99(n), _p50_99(y),
+        beyond_wire = o['p50'] - w.get('p50', float('nan')) - infer.get('p50', float('nan'))
+        rows.append([g['model'], g['size'], _p50_99(o), _p50_99(n), _p50_99(y), _p50_99(w),
                      ratio(n.get('p50'), o.get('p50')), ratio(n.get('p99'), o.get('p99')),
-                     fmt_ms(floor), fmt_ms(floor - infer.get('p50', float('nan')))])
+                     fmt_ms(floor), fmt_ms(floor - infer.get('p50', float('nan'))),
+                     fmt_ms(beyond_wire)])
     lines += table(['model', 'size', 'ours p50 (p99)', 'naive p50 (p99)', 'relay p50 (p99)',
-                    'naive/ours p50', 'naive/ours p99', 'ours - relay p50',
-                    'ours - relay - infer p50 (in node)'], rows)
+                    'wire p50 (p99)', 'naive/ours p50', 'naive/ours p99', 'ours - relay p50',
+                    'ours - relay - infer p50 (in node)', 'ours - wire - infer p50 (in node)'],
+                   rows)
     over = []
     for g in groups:
         if g['phase'] == 'overload' and g['kind'] == 'naive' and g.get('runs'):
@@ -304,6 +321,16 @@ def memory_section(r: Dict[str, Any]) -> List[str]:
                   f'active, no input, shipped DDS profile): **RSS {idle["rss_mb"]} MB**, USS '
                   f'{idle.get("uss_mb")} MB, PSS {idle.get("pss_mb")} MB, peak (VmHWM) '
                   f'{idle.get("vm_hwm_mb")} MB.', '']
+    smaps = idle.get('smaps') or {}
+    if smaps.get('by_owner_mb'):
+        lines += ['Its resident memory by owner (`/proc/<pid>/smaps`; the anonymous part holds '
+                  "the Python heap and ONNX Runtime's weights and buffers):", '']
+        lines += table(['owner', 'RSS MB'], [[k, v] for k, v in smaps['by_owner_mb'].items()])
+        lines += ['', 'Largest mapped files: ' + ', '.join(
+            f'`{name}` {mb} MB' for name, mb in smaps.get('largest_files_mb', [])) +
+            '; largest anonymous regions (MB): ' + ', '.join(
+                str(v) for v in smaps.get('largest_anonymous_regions_mb', [])) +
+            f' of {smaps.get("anonymous_regions")}.', '']
     steps = (mem.get('import_steps') or {}).get('steps') or []
     if steps:
         rows, last = [], 0.0

@@ -22,6 +22,11 @@ path without DDS, tracemalloc), ``convert`` (issue 11 conversion paths), ``e2e``
 overload rate, interleaved so that noise on a shared machine falls on all of them),
 ``transport`` (issue 11 delivery with and without the profile) and ``memory`` (idle
 RSS and where it comes from).
+
+With ``int8`` among the precisions, the bench first makes (or finds cached) each model's
+INT8 artefact itself (bench/int8.py), so INT8 rows never depend on a hand-made file.
+Where the accuracy gate refuses the artefact the node would run FP32, so those rows run
+as ``int8-forced`` (the gate's thresholds lowered in the node's params file) and say so.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ class BenchOptions:
     alloc_frames: int = 100
     convert_sizes: Tuple[Tuple[int, int], ...] = ((640, 480), (1920, 1080))
     convert_runs: int = 200
-    transport_sizes: Tuple[Tuple[int, int], ...] = ((640, 480), (1280, 720))
+    transport_sizes: Tuple[Tuple[int, int], ...] = ((640, 480), (1280, 720), (1920, 1080))
     transport_duration: float = 5.0
     sections: Tuple[str, ...] = SECTIONS
     quick: bool = False
@@ -116,26 +121,34 @@ class Runner:
 
     def precisions_for(self, model: str, gated: bool = True) -> List[str]:
         """
-        FP32 always; INT8 where an artefact exists and (``gated``) the gate accepts it.
+        FP32 always; INT8 where an artefact exists, labelled by the gate's verdict.
 
-        Without the gate's acceptance the node would run FP32 under an INT8 label, so
-        only the raw backend (``gated=False``) times a refused artefact.
+        ``gated``: the node's end-to-end rows, where a refused artefact runs as
+        ``int8-forced``; otherwise (in-process timings) plain ``int8``.
         """
         out = ['fp32'] if 'fp32' in self.o.precisions else []
-        status = self.results.get('int8', {}).get(model) or {}
-        if 'int8' in self.o.precisions and status.get('exists') and (
-                status.get('gate_accepted') or not gated):
-            out.append('int8')
+        status = self.int8_status(model)
+        if 'int8' in self.o.precisions and status.get('exists'):
+            out.append('int8' if status.get('gate_accepted') or not gated else 'int8-forced')
         return out
+
+    def int8_status(self, model: str) -> Dict[str, Any]:
+        return self.results.get('int8', {}).get(model) or {}
+
+    def int8_model(self, model: str, precision: str) -> str:
+        return str(self.int8_status(model).get('artifact', '')) \
+            if precision.startswith('int8') else ''
 
     # ------------------------------------------------------------------ sections
     def run(self) -> Dict[str, Any]:
         t0 = time.monotonic()
-        from jetson_infer_ros.bench.inprocess import int8_status, maybe
+        from jetson_infer_ros.bench.inprocess import maybe
         int8: Dict[str, Any] = {}
-        for model in self.o.models:
-            int8[model] = maybe(_Call(int8_status, config_path(model)), self.log,
-                                f'int8 status {model}')
+        if 'int8' in self.o.precisions:
+            from jetson_infer_ros.bench.int8 import prepare
+            for model in self.o.models:
+                int8[model] = maybe(_Call(prepare, model, config_path(model), self.log),
+                                    self.log, f'int8 artefact {model}')
         self.results['int8'] = int8
         for name in SECTIONS:
             if name not in self.o.sections:
@@ -161,7 +174,8 @@ class Runner:
         for model in self.o.models:
             config = config_path(model)
             for precision in self.precisions_for(model, gated=False):
-                pipeline = ip.load_pipeline(config, precision, force_int8=True)
+                pipeline = ip.load_pipeline(config, precision, force_int8=True,
+                                            int8_model=self.int8_model(model, precision))
                 try:
                     size0 = self.o.sizes[0]
                     row = {'model': model, 'precision': precision,
@@ -225,15 +239,15 @@ class Runner:
                     'model': model, 'config': config, 'task': task, 'size': size,
                     'duration': o.duration, 'warmup': o.warmup}
                 kinds = [('ours', p) for p in precisions]
-                kinds += [('naive', 'fp32'), ('relay', 'fp32')]
+                kinds += [('naive', 'fp32'), ('relay', 'fp32'), ('wire', 'fp32')]
                 for rep in range(o.repeats):
                     for kind, precision in kinds:
                         go(RunSpec(kind=kind, precision=precision, rate=o.rate, repeat=rep,
-                                   **base))
+                                   int8_model=self.int8_model(model, precision), **base))
                 capacity = {p: aggregate.capacity_hz(runs, model, size_label(size), p)
                             for p in precisions}
                 for kind, precision in kinds:
-                    if kind == 'relay':
+                    if kind in ('relay', 'wire'):
                         continue
                     cap = capacity.get(precision if kind == 'ours' else 'fp32')
                     if not cap:
@@ -241,7 +255,7 @@ class Runner:
                         continue
                     rate = round(min(o.max_rate, o.overload_factor * cap), 1)
                     go(RunSpec(kind=kind, precision=precision, rate=rate, phase='overload',
-                               **base))
+                               int8_model=self.int8_model(model, precision), **base))
         # the executor's share: the relay spun the way rclpy.spin does and the way
         # infer_node spins (MultiThreadedExecutor, 4 threads, spin_once loop), and our
         # node as shipped against the same node class in a SingleThreadedExecutor

@@ -258,3 +258,23 @@ def test_symbolic_output_that_changes_with_content_falls_back(tmp_path):
         buf[...] = [[0.25, 0, 0, k], [0.5, 0, 0, 0]]
         out = backend.infer(2)['y']
         np.testing.assert_array_equal(out, np.tile(buf[:, :1], (1, k)))
+
+
+@pytest.mark.parametrize('extra, arena', [((), False), ((('cpu_mem_arena', True),), True),
+                                          ((('cpu_mem_arena', 'false'),), False)])
+def test_memory_arena_is_off_unless_asked_and_results_do_not_change(tmp_path, extra, arena):
+    import onnxruntime as ort
+    path = synthetic_onnx.classifier(tmp_path / 'c.onnx', (1, 3, 24, 40), WEIGHTS)
+    backend = loaded(path, intra_op_threads=1, extra=extra)
+    assert backend._session_options(ort).enable_cpu_mem_arena is arena
+    buf = backend.input_buffer()
+    buf[...] = np.random.default_rng(1).uniform(-1, 1, buf.shape)
+    np.testing.assert_allclose(backend.infer(1)['scores'], synthetic_onnx.reference_classifier(
+        buf, WEIGHTS), rtol=1e-5, atol=1e-6)
+
+
+def test_freed_heap_release_is_harmless_to_call_at_any_time():
+    from jetson_infer_ros.backends.onnxruntime_backend import release_freed_heap
+    kept = np.arange(1 << 20, dtype=np.float64)   # live memory must survive a trim
+    assert release_freed_heap() in (True, False)
+    assert kept[-1] == (1 << 20) - 1

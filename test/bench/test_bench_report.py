@@ -206,3 +206,86 @@ def test_rerender_from_json_writes_the_whole_report(tmp_path):
     with pytest.raises(ValueError, match='--from-json'):
         bench_cmd.run(argparse.Namespace(from_json=str(tmp_path / 'nope.json'), out=str(out),
                                          gpu_results=''))
+
+
+def _with_wire_and_int8():
+    results = _results()
+    runs = results['e2e_runs']
+    runs.append(_run('wire', [1.5] * 50))
+    runs.append(_run('ours', [6.0] * 50, precision='int8-forced',
+                     stages=dict(STAGES, infer=2.5)))
+    results['raw_backend'].append({'model': 'efficientnet_lite0', 'precision': 'int8',
+                                   'precision_in_use': 'int8', 'runs': 200,
+                                   'infer_ms': summarize([2.0] * 200)})
+    results['int8'] = {'efficientnet_lite0': {
+        'exists': True, 'artifact': '/cache/bench_int8/e-abc/model.int8.onnx', 'key': 'abc',
+        'settings': {'method': 'percentile'}, 'calibration_frames': 159, 'made_now': False,
+        'gate_accepted': False, 'reason': 'INT8 refused: top-1 agreement 86% < 99%'}}
+    results['summary'] = aggregate.summarize_results(results)
+    return results
+
+
+def test_wire_floor_and_forced_int8_targets():
+    results = _with_wire_and_int8()
+    targets = {(t['target'], t['where'].split()[1]): t for t in results['summary']['targets']}
+    wire = targets[('node overhead p50 beyond the wire (one image hop)', 'fp32')]
+    assert wire['measured'] == pytest.approx(9.0 - 1.5 - 5.0)
+    # the forced INT8 rows are compared with the raw INT8 backend, not with FP32
+    forced = targets[('node overhead p50 (end to end - raw backend)', 'int8-forced')]
+    assert forced['measured'] == pytest.approx(6.0 - 2.0)
+    md = report.render(results, None)
+    assert '| ours int8-forced | efficientnet_lite0 | 640x480 |' in md
+    assert '**refused by the gate**' in md and 'cache key `abc`' in md
+    assert 'wire p50 (p99)' in md
+
+
+def test_forced_int8_params_lower_the_gate_only_when_forced(tmp_path):
+    import yaml
+    from jetson_infer_ros.bench.e2e import RunSpec, write_params
+    from jetson_infer_ros.bench.runner import config_path
+    from jetson_infer_ros.config import DEFAULT_NODE_NAME
+
+    def params(precision):
+        spec = RunSpec(kind='ours', model='efficientnet_lite0',
+                       config=config_path('efficientnet_lite0'), task='classification',
+                       precision=precision, int8_model='/a/model.int8.onnx')
+        path = write_params(spec, tmp_path / f'{precision}.yaml')
+        return yaml.safe_load(path.read_text())[DEFAULT_NODE_NAME]['ros__parameters']
+    forced, gated = params('int8-forced'), params('int8')
+    assert forced['precision'] == gated['precision'] == 'int8'
+    assert forced['int8_model_path'] == gated['int8_model_path'] == '/a/model.int8.onnx'
+    assert forced['int8_min_top1_agreement'] == 0.0 and forced['int8_max_map_drop'] == 100.0
+    assert gated['int8_min_top1_agreement'] > 0.5
+
+
+def test_wire_answers_are_image_records():
+    from jetson_infer_ros.bench.e2e import analyse, RunSpec
+    spec = RunSpec(kind='wire', model='m', config='c', task='classification')
+    stamps = [1_000_000_000 * i for i in range(1, 6)]
+    records = [{'kind': 'image', 'stamp_ns': s, 'received_ns': s + 2_000_000}
+               for s in stamps[:4]]
+    out = analyse(spec, records, {'stamps': stamps, 'warmup_stamps': [],
+                                  'measured_s': 1.0}, None)
+    assert out['answered'] == 4 and out['sent'] == 5
+    assert out['latency_ms']['p50'] == pytest.approx(2.0)
+
+
+def test_int8_cache_key_names_what_made_the_artefact():
+    from jetson_infer_ros.bench.int8 import artifact_key
+    base = artifact_key('aa', ['f1', 'f2'], {'method': 'percentile'})
+    assert base == artifact_key('aa', ['f2', 'f1'], {'method': 'percentile'})   # a set
+    assert len({base, artifact_key('ab', ['f1', 'f2'], {'method': 'percentile'}),
+                artifact_key('aa', ['f1'], {'method': 'percentile'}),
+                artifact_key('aa', ['f1', 'f2'], {'method': 'minmax'})}) == 4
+
+
+def test_smaps_breakdown_accounts_for_this_process():
+    import os
+    import psutil
+    from jetson_infer_ros.bench.memory import smaps_breakdown
+    out = smaps_breakdown(os.getpid())
+    total = sum(out['by_owner_mb'].values())
+    rss = psutil.Process().memory_info().rss / 2 ** 20
+    assert total == pytest.approx(rss, rel=0.2)
+    assert 'Python' in out['by_owner_mb'] and out['anonymous_regions'] > 0
+    assert 'error' in smaps_breakdown(2 ** 22 + 12345)     # no such process: said, not raised

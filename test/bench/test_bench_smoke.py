@@ -84,7 +84,8 @@ def test_end_to_end_runs_answer_and_account_for_every_frame(quick_report):
     runs = quick_report['results']['e2e_runs']
     assert not [r for r in runs if 'error' in r]
     seen = {(r['phase'], r['kind']) for r in runs}
-    assert {('30hz', 'ours'), ('30hz', 'naive'), ('30hz', 'relay'), ('overload', 'ours'),
+    assert {('30hz', 'ours'), ('30hz', 'naive'), ('30hz', 'relay'), ('30hz', 'wire'),
+            ('overload', 'ours'),
             ('overload', 'naive'), ('executor', 'relay')} <= seen
     for run in runs:
         assert run['camera_subscribers'] >= 1
@@ -109,6 +110,7 @@ def test_transport_memory_and_targets(quick_report):
     assert transport[False]['profile_file'] == ''
     mem = r['memory']
     assert mem['idle_node']['rss_mb'] > 0
+    assert mem['idle_node']['smaps']['by_owner_mb']      # where the idle megabytes are
     assert [s['step'] for s in mem['import_steps']['steps']][0] == 'python interpreter'
     assert len(mem['shm_segment']) == 3
     alloc = r['allocations'][0]

@@ -119,3 +119,27 @@ def test_string_modes():
     x = np.array([[1.0, 2.0]], np.float32)
     np.testing.assert_array_equal(probabilities(x, 'false'), x)
     np.testing.assert_allclose(probabilities(x, 'true'), ref_softmax(x), rtol=1e-6)
+
+
+def test_top_k_leaves_the_backend_output_untouched_and_matches_probabilities():
+    rng = np.random.default_rng(3)
+    for out in (rng.normal(0, 4, (2, 1000)).astype(np.float32),
+                softmax(rng.normal(0, 4, (1, 1000))), rng.normal(0, 1, (1, 10)).astype(
+                    np.float16)):
+        before = out.copy()
+        ids, scores = top_k_arrays(out, 5)
+        np.testing.assert_array_equal(out, before)    # a view of the backend's buffer
+        probs = probabilities(out)
+        for row in range(out.shape[0]):
+            np.testing.assert_array_equal(scores[row], probs[row, ids[row]])
+            assert ids[row].tolist() == np.argsort(-probs[row], kind='stable')[:5].tolist()
+        assert ids.dtype == np.int64 and scores.dtype == np.float32
+
+
+def test_auto_treats_non_finite_and_out_of_range_rows_as_logits():
+    for x in ([[0.2, np.nan, 0.3]], [[0.2, 0.3, np.inf]], [[-0.5, 0.7, 0.8]]):
+        x = np.array(x, np.float32)
+        assert not looks_like_probabilities(x)
+        with np.errstate(invalid='ignore'):      # NaN/inf logits: softmax says so, once
+            ids, _ = top_k_arrays(x, 1)
+        assert ids.shape == (1, 1)
