@@ -161,13 +161,15 @@ def _run_ros(opt: DemoOptions, cfg: Any, values: Dict[str, Any], env: Dict[str, 
              photos: Optional[List[str]], every: int, out_dir: Path,
              log: Log) -> Tuple[_Answers, float]:
     import yaml
+    from jetson_infer_ros import ros_isolation
     params = out_dir / 'params.yaml'
     params.write_text(yaml.safe_dump({'/**': {'ros__parameters': values}}))
     remap = ('image/compressed:=' if values['input_type'] == 'compressed' else 'image:=') + topic
     node_log = open(out_dir / 'node.log', 'wb')
     node = subprocess.Popen([sys.executable, '-m', 'jetson_infer_ros.node', '--autostart',
                              '--ros-args', '--params-file', str(params), '-r', remap],
-                            stdout=node_log, stderr=subprocess.STDOUT, env=env,
+                            stdout=node_log, stderr=subprocess.STDOUT,
+                            env=ros_isolation.for_inference_node(env),
                             stdin=subprocess.DEVNULL)
     answers = _Answers()
     index = {stamp: i for i, (stamp, _f) in enumerate(inputs)}

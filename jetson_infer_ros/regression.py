@@ -191,10 +191,11 @@ class _Procs:
         self.work, self.env = work, env
         self.procs: Dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, args: List[str]) -> subprocess.Popen:
+    def start(self, name: str, args: List[str],
+              env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
         with open(self.work / f'{name}.log', 'wb') as log:
             proc = subprocess.Popen([sys.executable] + args, stdout=log,
-                                    stderr=subprocess.STDOUT, env=self.env,
+                                    stderr=subprocess.STDOUT, env=env or self.env,
                                     stdin=subprocess.DEVNULL)
         self.procs[name] = proc
         return proc
@@ -268,7 +269,7 @@ def _run_once(config: Any, bag: Any, info: Any, inputs: List[Tuple[int, str]],
               max_in_flight: int, startup_timeout: float, ack_timeout: float,
               log: Log) -> RunResult:
     import yaml
-    from jetson_infer_ros.ros_isolation import isolated_env
+    from jetson_infer_ros.ros_isolation import for_inference_node, isolated_env
     compressed = info.msgtype.endswith('CompressedImage')
     task = values.get('task', 'classification')
     out_topic = '/detections' if task == 'detection' else '/classification'
@@ -285,7 +286,8 @@ def _run_once(config: Any, bag: Any, info: Any, inputs: List[Tuple[int, str]],
         f'logs in {work}')
     try:
         node = procs.start('node', ['-m', 'jetson_infer_ros.node', '--autostart', '--ros-args',
-                                    '--params-file', str(params), '-r', remap])
+                                    '--params-file', str(params), '-r', remap],
+                           env=for_inference_node(procs.env))
         procs.start('record', cli + ['record', '--topics', out_topic, '--out', str(outputs_bag),
                                      '--count', str(len(inputs))])
         deadline = time.monotonic() + startup_timeout

@@ -29,19 +29,38 @@ import random
 from typing import Dict, MutableMapping, Optional
 
 PROFILE_NAME = 'fastdds_large_data.xml'
+NODE_PROFILE_NAME = 'fastdds_node.xml'    # the inference node: it sends only small samples
 
 
-def profile_path() -> Optional[Path]:
-    """Locate the shipped Fast DDS profile: source tree first, else the ament share dir."""
-    here = Path(__file__).resolve().parent.parent / 'config' / PROFILE_NAME
+def profile_path(name: str = PROFILE_NAME) -> Optional[Path]:
+    """Locate a shipped Fast DDS profile: source tree first, else the ament share dir."""
+    here = Path(__file__).resolve().parent.parent / 'config' / name
     if here.exists():
         return here
     try:
         from ament_index_python.packages import get_package_share_directory
-        shared = Path(get_package_share_directory('jetson_infer_ros')) / 'config' / PROFILE_NAME
+        shared = Path(get_package_share_directory('jetson_infer_ros')) / 'config' / name
     except Exception:  # noqa: B902 - no ament index: no profile to offer
         return None
     return shared if shared.exists() else None
+
+
+def for_inference_node(env: MutableMapping[str, str]) -> Dict[str, str]:
+    """
+    Return a copy of ``env`` for an inference node process, as the launch file starts it.
+
+    Where ``env`` carries the shipped large-data profile (what cameras need), the node gets
+    the shipped node profile instead: its segment holds only what it sends, so 16 MB of
+    resident memory would buy nothing (config/fastdds_node.xml). Any other profile, or
+    none, is left as it is.
+    """
+    out = dict(env)
+    current = out.get('FASTDDS_DEFAULT_PROFILES_FILE')
+    large, node = profile_path(), profile_path(NODE_PROFILE_NAME)
+    if current and large is not None and node is not None and \
+            Path(current).resolve() == large.resolve():
+        out['FASTDDS_DEFAULT_PROFILES_FILE'] = str(node)
+    return out
 
 
 def isolated_env(base: Optional[MutableMapping[str, str]] = None,

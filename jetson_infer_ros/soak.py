@@ -45,13 +45,13 @@ def _proc(pid: int) -> Dict[str, Any]:
 def run_soak(config: str, duration: float, warmup: float, rate: float, out_dir: Path,
              interval: float = 10.0, log=print) -> Dict[str, Any]:
     from jetson_infer_ros.assets.data import cached_data
-    from jetson_infer_ros.ros_isolation import isolated_env
+    from jetson_infer_ros.ros_isolation import for_inference_node, isolated_env
     env = isolated_env()
     out_dir.mkdir(parents=True, exist_ok=True)
     exe = Path(sys.prefix) / 'bin' / 'infer_node'
     node_log = open(out_dir / 'node.log', 'wb')
     node = subprocess.Popen([str(exe), '--autostart', '--ros-args', '--params-file', config],
-                            env=env, stdout=node_log, stderr=subprocess.STDOUT)
+                            env=for_inference_node(env), stdout=node_log, stderr=subprocess.STDOUT)
     diag_file = out_dir / 'diagnostics.jsonl'
     listener = subprocess.Popen(
         [sys.executable, '-m', 'jetson_infer_ros.testing.listener', '--out', str(diag_file),

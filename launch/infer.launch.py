@@ -23,8 +23,12 @@ Launch arguments (all optional):
   use_sim_time  use /clock, e.g. when replaying a bag (false)
   autostart     configure + activate at start (true); false leaves the node to a
                 lifecycle manager such as nav2_lifecycle_manager
-  dds_profile   use the shipped Fast DDS large-data profile (true); never overrides a
-                FASTDDS_DEFAULT_PROFILES_FILE already set in the environment
+  dds_profile   shipped Fast DDS profile for the node (true): config/fastdds_node.xml, a
+                small shared-memory segment, since the node reads camera frames from
+                the camera's own segment and sends only small messages; `large` gives
+                it config/fastdds_large_data.xml (debug images above 1280x720);
+                false: none. Never overrides a FASTDDS_DEFAULT_PROFILES_FILE already
+                set in the environment. Cameras need fastdds_large_data.xml.
 
 Without launch installed, the same start-up is:
   infer_node --autostart --ros-args --params-file config/infer.yaml -r image:=/camera/image
@@ -49,11 +53,14 @@ PACKAGE = 'jetson_infer_ros'
 
 def _node_with_environment(context):
     env = {}
-    wants_profile = LaunchConfiguration('dds_profile').perform(context).lower() in ('1', 'true')
-    if wants_profile and 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ:
+    choice = LaunchConfiguration('dds_profile').perform(context).strip().lower()
+    profile = {'1': 'fastdds_node.xml', 'true': 'fastdds_node.xml',
+               'large': 'fastdds_large_data.xml'}.get(choice)
+    if choice not in ('0', 'false') and profile is None:
+        raise ValueError(f'dds_profile must be true, large or false, got {choice!r}')
+    if profile and 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ:
         share = FindPackageShare(PACKAGE).perform(context)
-        env['FASTDDS_DEFAULT_PROFILES_FILE'] = os.path.join(share, 'config',
-                                                            'fastdds_large_data.xml')
+        env['FASTDDS_DEFAULT_PROFILES_FILE'] = os.path.join(share, 'config', profile)
     image_topic = LaunchConfiguration('image_topic').perform(context)
     node = LifecycleNode(
         package=PACKAGE,
@@ -95,6 +102,7 @@ def generate_launch_description():
         DeclareLaunchArgument('autostart', default_value='true',
                               description='Configure and activate at start'),
         DeclareLaunchArgument('dds_profile', default_value='true',
-                              description='Use the shipped Fast DDS large-data profile'),
+                              description='Shipped Fast DDS profile for the node: true '
+                              '(small segment), large, or false'),
         OpaqueFunction(function=_node_with_environment),
     ])

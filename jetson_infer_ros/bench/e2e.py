@@ -37,6 +37,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from jetson_infer_ros import ros_isolation
 from jetson_infer_ros.bench import procs
 from jetson_infer_ros.bench.summary import growth, rounded, summarize
 from jetson_infer_ros.stats import STAGES
@@ -218,7 +219,8 @@ def run_once(spec: RunSpec, work: Path, log: Any = print) -> Dict[str, Any]:
     children: List[procs.Child] = []
     monitor: Optional[procs.Monitor] = None
     try:
-        node = procs.Child(f'{spec.label}.node', _node_command(spec, work), env, work)
+        node_env = ros_isolation.for_inference_node(env) if spec.kind == 'ours' else env
+        node = procs.Child(f'{spec.label}.node', _node_command(spec, work), node_env, work)
         children.append(node)
         listener = None
         if spec.kind != 'wire':     # the wire's sink is its own listener

@@ -31,6 +31,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from jetson_infer_ros import ros_isolation
 from jetson_infer_ros.bench import procs
 
 
@@ -46,7 +47,8 @@ def idle_node_memory(config: str, work: Path, settle: float = 3.0,
     children = []
     try:
         node = procs.Child('idle.node', [str(procs.bin_dir() / 'infer_node'), '--autostart',
-                                         '--ros-args', '--params-file', str(params)], env, work)
+                                         '--ros-args', '--params-file', str(params)],
+                           ros_isolation.for_inference_node(env), work)
         children.append(node)
         listener = procs.Child('idle.listener', [
             sys.executable, '-m', 'jetson_infer_ros.testing.listener', '--out',

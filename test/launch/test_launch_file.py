@@ -78,3 +78,23 @@ def test_default_files_exist_and_profile_is_never_forced():
     assert (ROOT / 'config' / 'infer.yaml').is_file()
     assert (ROOT / 'config' / 'fastdds_large_data.xml').is_file()
     assert "'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ" in text
+    # the node's own profile by default, the large-data one on request
+    assert "'true': 'fastdds_node.xml'" in text and "'large': 'fastdds_large_data.xml'" in text
+    assert (ROOT / 'config' / 'fastdds_node.xml').is_file()
+
+
+def test_the_node_profile_is_the_large_data_profile_with_a_small_segment():
+    import xml.etree.ElementTree as ET
+    ns = {'d': 'http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles'}
+
+    def read(name):
+        root = ET.parse(ROOT / 'config' / name).getroot()
+        sizes = [int(e.text) for e in root.iterfind('.//d:segment_size', ns)]
+        types = sorted(e.text for e in root.iterfind('.//d:transport_descriptor/d:type', ns))
+        builtin = root.find('.//d:useBuiltinTransports', ns).text
+        default = root.find('.//d:participant', ns).get('is_default_profile')
+        return sizes, types, builtin, default
+    large, node = read('fastdds_large_data.xml'), read('fastdds_node.xml')
+    assert large[1:] == node[1:] == (['SHM', 'UDPv4'], 'false', 'true')
+    assert node[0] == [4 * 1024 * 1024] and large[0] == [16 * 1024 * 1024]
+    assert node[0][0] > 1280 * 720 * 3          # one 1280x720 rgb8 debug image fits

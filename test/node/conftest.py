@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from jetson_infer_ros.config import read_ros_parameters
+from jetson_infer_ros.ros_isolation import for_inference_node
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.prefix) / 'bin'
@@ -66,7 +67,7 @@ def node_runner(processes, ros_env, tmp_path):
             ['--ros-args', '--params-file', str(params)]
         for r in remap or []:
             cmd += ['-r', r]
-        return processes.start(cmd, name, env=env or ros_env)
+        return processes.start(cmd, name, env=for_inference_node(env or ros_env))
     return start
 
 
