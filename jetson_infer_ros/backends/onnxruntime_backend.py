@@ -49,13 +49,13 @@ inferences each, arena off vs on: EfficientNet-Lite0 p50 -0.3 % and +1.6 %, Nano
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from jetson_infer_ros.assets.cache import file_sha256
 from jetson_infer_ros.backends.base import (
     Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
 
@@ -90,15 +90,6 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     if match:
         first = f'{match.group(1)}: {match.group(2)}'
     return first if len(first) <= limit else first[:limit - 3] + '...'
-
-
-def file_sha256(path: str, chunk: int = 1 << 20) -> str:
-    """Hash a file with sha256 in chunks (models are tens of MB); returns hex."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _extra(options: BackendOptions) -> Dict[str, Any]:

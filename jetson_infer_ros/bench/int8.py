@@ -86,7 +86,7 @@ def prepare(model: str, config: str, log: Callable[[str], None] = print) -> Dict
     from jetson_infer_ros.quant import evaluate as ev
     from jetson_infer_ros.quant import frames
     from jetson_infer_ros.quant.study import make_split
-    from jetson_infer_ros.backends.onnxruntime_backend import file_sha256
+    from jetson_infer_ros.assets.cache import file_sha256
     cfg = load_config(config)
     model_file, _labels = resolve_model(cfg.model_path)
     folders = make_split(cache_root() / 'split')

@@ -42,6 +42,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from . import artifacts, export, frames as frames_mod, hygiene, rounding, sensitivity, trt_cache
+from ..assets.cache import file_sha256
 from ..config import InferConfig
 
 METHODS = ('entropy', 'minmax', 'percentile')
@@ -311,7 +312,7 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
             'created_utc': _now(),
             'seconds': None,
             'model': {'path': str(Path(model_file).resolve()),
-                      'sha256': frames_mod.file_sha256(model_file)},
+                      'sha256': file_sha256(model_file)},
             'config': _config_facts(cfg),
             'preprocess': dataclasses.asdict(spec.preprocess),
             'input': {'name': spec.input_name, 'shape': list(spec.input_shape)},

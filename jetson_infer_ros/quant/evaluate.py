@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from . import artifacts, export, frames as frames_mod, hygiene, metrics
+from ..assets.cache import file_sha256
 from ..config import InferConfig
 
 EVAL_SCORE_THRESHOLD = 0.05
@@ -134,9 +135,9 @@ def evaluate(cfg: InferConfig, source: frames_mod.FrameSource,
         'created_utc': datetime.datetime.now(datetime.timezone.utc).strftime(
             '%Y-%m-%dT%H:%M:%SZ'),
         'artifact': str(family.main.resolve()),
-        'sha256': frames_mod.file_sha256(str(family.main)),
+        'sha256': file_sha256(str(family.main)),
         'reference': {'model': str(Path(model_file).resolve()), 'precision': 'fp32',
-                      'sha256': frames_mod.file_sha256(model_file)},
+                      'sha256': file_sha256(model_file)},
         'source': source.describe(),
         'calibration_overlap': overlap,
         'calibration': ({'method': provenance.get('method', {}).get('name'),
@@ -148,7 +149,7 @@ def evaluate(cfg: InferConfig, source: frames_mod.FrameSource,
     })
     for name, path in variants:
         report['variants'][name]['model'] = path.name
-        report['variants'][name]['sha256'] = frames_mod.file_sha256(str(path))
+        report['variants'][name]['sha256'] = file_sha256(str(path))
     report['gate'] = _gate_preview(report, cfg)
     if store:
         with artifacts.StagedFiles() as staged:

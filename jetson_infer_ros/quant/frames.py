@@ -38,7 +38,6 @@ from typing import Any, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from ..assets.cache import file_sha256  # noqa: F401 - calibrate, evaluate hash models with it
 from ..image_convert import Picture
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.pgm', '.ppm')
