@@ -300,9 +300,10 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         written = {'tensorrt': trt_tmp}
         if settings.write_cpu_model:
             written['onnxruntime'] = cpu_tmp
-        rounding_report = _round_weights(moments, settings.weight_rounding, model_file,
+        reference = sensitivity.model_outputs(model_file, spec.input_name, sample_batch)
+        rounding_report = _round_weights(moments, settings.weight_rounding, reference,
                                          spec.input_name, sample_batch, written, log)
-        check = _sample_check(model_file, spec.input_name, sample_batch, written)
+        check = _sample_check(reference, spec.input_name, sample_batch, written)
         amax = trt_cache.amax_from_ranges((k, v[0], v[1]) for k, v in plain.items())
         cache_text = trt_cache.render(amax, settings.trt_version)
         provenance = {
@@ -368,9 +369,9 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         sample_sqnr_db=check, removed_stale=removed, weight_rounding=rounding_report)
 
 
-def _round_weights(moments: Optional[rounding.InputMoments], mode: str, model_file: str,
-                   input_name: str, held_out: np.ndarray, models: Dict[str, str],
-                   log: Log) -> Dict[str, Any]:
+def _round_weights(moments: Optional[rounding.InputMoments], mode: str,
+                   reference: List[np.ndarray], input_name: str, held_out: np.ndarray,
+                   models: Dict[str, str], log: Log) -> Dict[str, Any]:
     """
     GPTQ-round the Conv weights of every written layout (same scales, new int8 values).
 
@@ -383,16 +384,15 @@ def _round_weights(moments: Optional[rounding.InputMoments], mode: str, model_fi
         return {'method': 'nearest'}
     log(f'[calibrate] weight rounding ({mode}) steered by {moments.frames} frames')
     moments.release()
-    reference = _outputs(model_file, input_name, held_out)
     layouts: Dict[str, Any] = {}
     report = None
     for target, path in models.items():
         nearest = path + '.nearest.onnx'
         _copy(path, nearest)
-        report = rounding.apply_gptq(path, model_file, moments)
-        scores = {'nearest': sensitivity.sqnr_db(reference, _outputs(nearest, input_name,
-                                                                     held_out)),
-                  'gptq': sensitivity.sqnr_db(reference, _outputs(path, input_name, held_out))}
+        report = rounding.apply_gptq(path, moments)
+        scores = {name: sensitivity.sqnr_db(reference, sensitivity.model_outputs(
+                      candidate, input_name, held_out))
+                  for name, candidate in (('nearest', nearest), ('gptq', path))}
         chosen = 'gptq' if mode == 'gptq' or scores['gptq'] > scores['nearest'] else 'nearest'
         if chosen == 'nearest':
             _copy(nearest, path)
@@ -400,18 +400,10 @@ def _round_weights(moments: Optional[rounding.InputMoments], mode: str, model_fi
                            'held_out_sqnr_db': {k: round(v, 2) for k, v in scores.items()}}
         log(f'[calibrate] {target}: output SQNR on {len(held_out)} held-out frames '
             f'{scores["nearest"]:.2f} dB nearest, {scores["gptq"]:.2f} dB gptq -> {chosen}')
-    out: Dict[str, Any] = {'method': mode, 'layouts': layouts}
-    if report is not None:
-        out.update(report.as_dict())
-        out['method'] = mode
-        if report.skipped:
-            log(f'[calibrate] gptq left at nearest: {", ".join(report.skipped)}')
-    return out
-
-
-def _outputs(path: str, input_name: str, frames: np.ndarray) -> List[np.ndarray]:
-    session = sensitivity.cpu_session(Path(path).read_bytes())
-    return sensitivity.run_frames(session, input_name, frames)
+    if report is not None and report.skipped:
+        log(f'[calibrate] gptq left at nearest: {", ".join(report.skipped)}')
+    return {**(report.as_dict() if report is not None else {}), 'method': mode,
+            'layouts': layouts}
 
 
 def _require_ort_quantization() -> None:
@@ -557,13 +549,12 @@ def _load_nodes(model_file: str):
     return list(onnx.load(model_file, load_external_data=False).graph.node)
 
 
-def _sample_check(model_file: str, input_name: str, sample: np.ndarray,
+def _sample_check(reference: List[np.ndarray], input_name: str, sample: np.ndarray,
                   models: Dict[str, str]) -> Dict[str, float]:
     """Output SQNR of each written model against FP32 on the kept frames (a smoke test)."""
-    reference = _outputs(model_file, input_name, sample)
     out = {}
     for target, path in models.items():
-        got = _outputs(path, input_name, sample)
+        got = sensitivity.model_outputs(path, input_name, sample)
         if not all(np.isfinite(a).all() for a in got):
             raise CalibrationError(f'the {target} model produced non-finite outputs')
         out[target] = round(sensitivity.sqnr_db(reference, got), 2)

@@ -160,6 +160,35 @@ def evaluate(cfg: InferConfig, source: frames_mod.FrameSource,
     return report
 
 
+def output_sqnr(cfg: InferConfig, source: frames_mod.FrameSource,
+                models: Dict[str, Any]) -> Dict[str, float]:
+    """
+    Raw-output SQNR (dB) of each model file against the FP32 model on ``source``.
+
+    The agreement numbers count decisions, which near ties make coarse; this measures the
+    numeric distance itself, on the tensors the node's preprocessing produces.
+    """
+    from jetson_infer_ros.pipeline import resolve_model
+    from jetson_infer_ros.preprocess import Preprocessor
+    from . import sensitivity
+    pipeline = _load(cfg.replace(precision='fp32', backend='onnxruntime', max_batch=1),
+                     lambda _m: None)
+    spec = pipeline.spec
+    pipeline.release()
+    pre = Preprocessor(spec.preprocess)
+    batch = spec.preprocess.allocate(1)
+    tensors = []
+    for frame in source.frames():
+        pre.run(frame.picture, batch[0])
+        tensors.append(batch.copy())
+    stacked = np.concatenate(tensors)
+    reference = sensitivity.model_outputs(resolve_model(cfg.model_path)[0], spec.input_name,
+                                          stacked)
+    return {name: round(sensitivity.sqnr_db(reference, sensitivity.model_outputs(
+                str(path), spec.input_name, stacked)), 2)
+            for name, path in models.items() if Path(str(path)).is_file()}
+
+
 def _provenance(family: artifacts.ArtifactFamily) -> Optional[Dict[str, Any]]:
     try:
         return json.loads(family.provenance.read_text())

@@ -35,13 +35,12 @@ output head stays float by default, and a quantized head Gemm keeps nearest roun
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
 QUANTIZED_SUFFIX = '_quantized'     # ONNX Runtime's name for an int8 weight initializer
 DAMPING = 0.01                      # of the mean diagonal: GPTQ's default
-Progress = Callable[[int, int], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +125,8 @@ class InputMoments:
     Second moments of every weighted Conv's input, gathered from the float model.
 
     Fed the same preprocessed frames as the range calibrator, a batch at a time, so
-    memory holds one frame's activations and the (d x d) sums, never the frame set.
+    memory holds one frame's activations and the (d x d) sums, never the frame set. Keeps
+    the float Conv weights too: every layout's rounding starts from them.
     """
 
     def __init__(self, model_path: str, input_name: str) -> None:
@@ -137,13 +137,15 @@ class InputMoments:
         inits = {i.name: i for i in model.graph.initializer}
         self.input_name = input_name
         self.convs: Dict[str, Tuple[str, ConvGeometry]] = {}   # weight name -> (input, geo)
+        self.weights: Dict[str, np.ndarray] = {}
         for node in model.graph.node:
             if node.op_type != 'Conv' or len(node.input) < 2 or node.input[1] not in inits:
                 continue
-            shape = list(numpy_helper.to_array(inits[node.input[1]]).shape)
-            if len(shape) != 4:
+            weight = numpy_helper.to_array(inits[node.input[1]])
+            if weight.ndim != 4:
                 continue
-            self.convs[node.input[1]] = (node.input[0], ConvGeometry.of(node, shape))
+            self.convs[node.input[1]] = (node.input[0], ConvGeometry.of(node, weight.shape))
+            self.weights[node.input[1]] = weight
         graph_inputs = {i.name for i in model.graph.input}
         present = {o.name for o in model.graph.output}
         for tensor, _geo in self.convs.values():
@@ -189,29 +191,27 @@ class RoundingReport:
                 'weights_changed': round(self.weights_changed, 4), 'skipped': self.skipped}
 
 
-def apply_gptq(quantized_path: str, float_path: str, moments: InputMoments,
-               progress: Optional[Progress] = None) -> RoundingReport:
+def apply_gptq(quantized_path: str, moments: InputMoments) -> RoundingReport:
     """Rewrite the int8 Conv weights of ``quantized_path`` in place with GPTQ rounding."""
     import onnx
     from onnx import numpy_helper
-    floats = {i.name: i for i in onnx.load(float_path).graph.initializer}
     model = onnx.load(quantized_path)
     inits = {i.name: i for i in model.graph.initializer}
     producer = {o: n for n in model.graph.node for o in n.output}
     changed = total = layers = 0
     skipped: List[str] = []
-    targets = [n for n in model.graph.node if n.op_type == 'Conv' and len(n.input) > 1]
-    for k, node in enumerate(targets):
+    for node in model.graph.node:
+        if node.op_type != 'Conv' or len(node.input) < 2:
+            continue
         dq = producer.get(node.input[1])
         if dq is None or dq.op_type != 'DequantizeLinear' or dq.input[0] not in inits:
             continue                              # a layer kept in float
         weight = dq.input[0][:-len(QUANTIZED_SUFFIX)] if dq.input[0].endswith(
             QUANTIZED_SUFFIX) else ''
-        if weight not in floats or weight not in moments.sums or len(dq.input) < 2 or \
-                dq.input[1] not in inits:
+        if weight not in moments.sums or len(dq.input) < 2 or dq.input[1] not in inits:
             skipped.append(node.name)
             continue
-        w = numpy_helper.to_array(floats[weight]).astype(np.float64)
+        w = moments.weights[weight].astype(np.float64)
         old = numpy_helper.to_array(inits[dq.input[0]])
         scale = numpy_helper.to_array(inits[dq.input[1]]).astype(np.float64).reshape(-1)
         if old.dtype != np.int8 or old.shape != w.shape or scale.shape[0] != w.shape[0]:
@@ -221,14 +221,13 @@ def apply_gptq(quantized_path: str, float_path: str, moments: InputMoments,
         rows = w.shape[0] // group
         q = gptq_round(w.reshape(group, rows, -1), moments.sums[weight],
                        scale.reshape(group, rows)).reshape(w.shape)
-        q = np.where((scale > 0).reshape((-1,) + (1,) * (w.ndim - 1)), q, old).astype(np.int8)
-        nearest = np.clip(np.round(w / np.where(scale > 0, scale, 1.0).reshape(
-            (-1,) + (1,) * (w.ndim - 1))), -127, 127)
+        per_channel = (-1,) + (1,) * (w.ndim - 1)
+        q = np.where((scale > 0).reshape(per_channel), q, old).astype(np.int8)
+        nearest = np.clip(np.round(w / np.where(scale > 0, scale, 1.0).reshape(per_channel)),
+                          -127, 127)
         changed += int(np.count_nonzero(q != nearest))
         total += q.size
         layers += 1
         inits[dq.input[0]].CopyFrom(numpy_helper.from_array(q, dq.input[0]))
-        if progress is not None:
-            progress(k + 1, len(targets))
     onnx.save(model, quantized_path)
     return RoundingReport('gptq', moments.frames, layers, changed / max(1, total), skipped)

@@ -92,6 +92,12 @@ def run_frames(session: Any, input_name: str, frames: np.ndarray) -> List[np.nda
     return outputs
 
 
+def model_outputs(path: str, input_name: str, frames: np.ndarray) -> List[np.ndarray]:
+    """All outputs of the model file at ``path`` over ``frames``, on the CPU."""
+    from pathlib import Path
+    return run_frames(cpu_session(Path(path).read_bytes()), input_name, frames)
+
+
 def layer_scores(model_path: str, input_name: str, batch: np.ndarray,
                  progress: Optional[Callable[[int, int], None]] = None) -> List[LayerScore]:
     """Score every weighted layer (lowest SQNR first) on ``batch`` (N preprocessed frames)."""

@@ -34,8 +34,6 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
-
 RUNS: List[Tuple[str, str, Any, Dict[str, Any]]] = [
     # (config, method, keep_float, extra settings)
     ('infer', 'minmax', (), {}),
@@ -100,7 +98,8 @@ def run_one(config: Path, method: str, keep_float: Any, extra: Dict[str, Any],
         'kept_float': result.kept_float, 'head': head, 'calibration_s': round(seconds, 1),
         'calibration_frames': result.frames, 'evaluation_frames': report['frames'],
         'overlap': report['calibration_overlap'], 'sample_sqnr_db': result.sample_sqnr_db,
-        'eval_sqnr_db': output_sqnr(cfg, folders['eval'], layouts),
+        'eval_sqnr_db': ev.output_sqnr(cfg, frames.ImageFolder(str(folders['eval'])),
+                                       layouts),
         'weight_rounding': result.weight_rounding,
     }
     for layout, numbers in report['variants'].items():
@@ -111,30 +110,6 @@ def run_one(config: Path, method: str, keep_float: Any, extra: Dict[str, Any],
              'int8_boxes', 'matched_boxes')
         row[layout] = {k: numbers.get(k) for k in keys}
     return row
-
-
-def output_sqnr(cfg: Any, folder: Path, models: Dict[str, Path]) -> Dict[str, float]:
-    """Raw-output SQNR (dB) of each model against FP32 on the evaluation frames."""
-    from jetson_infer_ros.pipeline import resolve_model
-    from jetson_infer_ros.preprocess import Preprocessor
-    from jetson_infer_ros.quant import calibrate as cal, frames, sensitivity
-    pipeline = cal._reference_pipeline(cfg, lambda _m: None)
-    spec = pipeline.spec
-    pipeline.release()
-    pre = Preprocessor(spec.preprocess)
-    batch = spec.preprocess.allocate(1)
-    pictures = []
-    for frame in frames.ImageFolder(str(folder)).frames():
-        pre.run(frame.picture, batch[0])
-        pictures.append(batch.copy())
-    stacked = np.concatenate(pictures)
-
-    def outputs(path: str):
-        session = sensitivity.cpu_session(Path(path).read_bytes())
-        return sensitivity.run_frames(session, spec.input_name, stacked)
-    reference = outputs(resolve_model(cfg.model_path)[0])
-    return {name: round(sensitivity.sqnr_db(reference, outputs(str(path))), 2)
-            for name, path in models.items() if Path(path).is_file()}
 
 
 def _pct(v: Optional[float]) -> str:

@@ -135,8 +135,8 @@ def test_auto_keeps_nearest_where_gptq_measures_worse(tmp_path, tiny_config, pho
                   log=lambda m: None)
     real_apply = rounding.apply_gptq
 
-    def harmful(path, float_path, moments):
-        report = real_apply(path, float_path, moments)
+    def harmful(path, moments):
+        report = real_apply(path, moments)
         model = onnx.load(path)             # then flip the sign of every int8 weight
         for init in model.graph.initializer:
             if init.name.endswith(rounding.QUANTIZED_SUFFIX):
