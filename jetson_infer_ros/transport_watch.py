@@ -30,8 +30,9 @@ import numpy as np
 # Fast DDS's default shared-memory segment; larger samples fall back to fragmented UDP.
 DEFAULT_SHM_SEGMENT = 512 * 1024
 
-PROFILE_HINT = ('use the shipped large-data profile (launch dds_profile:=true, or '
-                'FASTDDS_DEFAULT_PROFILES_FILE=<share>/config/fastdds_large_data.xml)')
+# the segment that matters is the sender's: a reader maps the writer's segment
+PROFILE_HINT = ('give the camera driver (the sending process) the shipped large-data '
+                'profile: FASTDDS_DEFAULT_PROFILES_FILE=<share>/config/fastdds_large_data.xml')
 
 
 class TransportWatch:
