@@ -159,9 +159,14 @@ def test_bag_bytes_are_what_rclpy_reads_and_writes(standard_bags):
     assert cmsg.format == cref.format and bytes(cmsg.data) == cref.data.tobytes()
 
 
+# ROS strings end at the first NUL (rclpy reads them as C strings): no frame_id holds one
+FRAME_IDS = st.text(st.characters(blacklist_categories=('Cs',), blacklist_characters='\x00'),
+                    max_size=20)
+
+
 @settings(max_examples=40, deadline=None)
 @given(h=st.integers(1, 9), w=st.integers(1, 9), sec=st.integers(0, 2**31 - 1),
-       nanosec=st.integers(0, 999_999_999), frame_id=st.text(max_size=20),
+       nanosec=st.integers(0, 999_999_999), frame_id=FRAME_IDS,
        encoding=st.sampled_from(['bgr8', 'rgb8']), seed=st.integers(0, 2**16))
 def test_any_frame_round_trips_through_rclpy(h, w, sec, nanosec, frame_id, encoding, seed):
     from rclpy.serialization import deserialize_message
