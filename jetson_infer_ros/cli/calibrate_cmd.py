@@ -73,6 +73,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--rounding-frames', type=int, default=128, metavar='N',
                         help='frames (spread evenly over the set) whose layer inputs steer '
                         'gptq rounding (default %(default)s)')
+    parser.add_argument('--distill-steps', type=int, default=0, metavar='N',
+                        help='after rounding, tune the int8 weights for N steps so that the '
+                        "int8 model's outputs match FP32's on the calibration frames and "
+                        'crops of them (PyTorch in the export_torch tool env; 300 steps take '
+                        '7-9 min on 2 cores); kept per layout only if better on held-out '
+                        'frames (default 0: off)')
+    parser.add_argument('--distill-lr', type=float, default=2e-5,
+                        help='distillation learning rate (Adam, cosine decay; default '
+                        '%(default)s)')
+    parser.add_argument('--distill-augment', type=int, default=4, metavar='K',
+                        help='random crops/mirror images per calibration frame for '
+                        'distillation (default %(default)s)')
     parser.add_argument('--no-cpu-model', action='store_true',
                         help='skip the ONNX Runtime CPU layout (X.int8.cpu.onnx)')
 
@@ -81,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from jetson_infer_ros.config import load_config
     from jetson_infer_ros.quant import calibrate as cal
     from jetson_infer_ros.quant import frames
+    from jetson_infer_ros.quant.distill import DistillSettings
     from jetson_infer_ros.quant.trt_cache import trt_version_number
     if args.topic and not args.bag:
         raise ValueError('--topic goes with --bag')
@@ -102,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
         keep_float=keep_float, quantize_head=args.quantize_head,
         sensitivity_db=args.sensitivity_db, trt_version=version,
         write_cpu_model=not args.no_cpu_model, weight_rounding=args.weight_rounding,
-        rounding_frames=args.rounding_frames)
+        rounding_frames=args.rounding_frames,
+        distill=DistillSettings(steps=args.distill_steps, lr=args.distill_lr,
+                                augment=args.distill_augment))
     source = frames.open_source(images=args.images, bag=args.bag, topic=args.topic,
                                 samples=args.samples, max_pixels=int(cfg.max_image_pixels))
     eval_hashes = []

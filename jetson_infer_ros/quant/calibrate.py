@@ -41,7 +41,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import artifacts, export, frames as frames_mod, hygiene, rounding, sensitivity, trt_cache
+from . import artifacts, distill as distill_mod, export, frames as frames_mod, hygiene, rounding
+from . import sensitivity, trt_cache
 from ..assets.cache import file_sha256
 from ..config import InferConfig
 
@@ -51,6 +52,7 @@ _ORT_METHOD = {'entropy': 'Entropy', 'minmax': 'MinMax', 'percentile': 'Percenti
 SENSITIVITY_FRAMES = 16
 DEFAULT_SENSITIVITY_DB = 25.0
 CHUNK = 8
+MAX_LESSONS = 2048                # distillation frames kept on disk, crops included
 
 Log = Callable[[str], None]
 
@@ -73,6 +75,8 @@ class CalibrationSettings:
     write_cpu_model: bool = True
     weight_rounding: str = 'auto'                # see rounding.py and _round_weights
     rounding_frames: int = 128
+    distill: distill_mod.DistillSettings = dataclasses.field(
+        default_factory=distill_mod.DistillSettings)  # off unless steps > 0
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -88,6 +92,10 @@ class CalibrationSettings:
             raise CalibrationError(f'histogram bins must be >= 16, got {self.histogram_bins}')
         if not 50.0 < float(self.percentile) <= 100.0:
             raise CalibrationError(f'percentile must be in (50, 100], got {self.percentile}')
+        try:
+            self.distill.check()
+        except ValueError as exc:
+            raise CalibrationError(str(exc)) from None
 
 
 @dataclasses.dataclass
@@ -105,6 +113,7 @@ class CalibrationResult:
     sample_sqnr_db: Dict[str, float]
     removed_stale: List[Path]
     weight_rounding: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    distillation: Optional[Dict[str, Any]] = None
 
     def summary(self) -> Dict[str, Any]:
         return {
@@ -117,6 +126,7 @@ class CalibrationResult:
             'kept_float': self.kept_float,
             'sample_sqnr_db': self.sample_sqnr_db,
             'weight_rounding': self.weight_rounding,
+            'distillation': _distill_summary(self.distillation),
             'warnings': self.warnings,
         }
 
@@ -235,6 +245,12 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         collector = _RangeCollector(model_file, spec.input_name, method,
                                     _ort_extra(settings), Path(work))
         batch = spec.preprocess.allocate(rows)
+        bank = None
+        if settings.distill.steps:
+            bank = distill_mod.FrameBank(
+                Path(work) / 'distill_lessons.npy',
+                min(MAX_LESSONS, total * (1 + settings.distill.augment)), spec.preprocess,
+                pre.run, settings.distill.augment, settings.distill.seed)
         filled = 0
         done = 0
         for frame in source.frames():
@@ -247,8 +263,11 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
             held_out = done % keep_every == 0 and len(sample) < SENSITIVITY_FRAMES
             if held_out:
                 sample.append(batch[filled].copy())
-            elif moments is not None and done % steer_every == 0:
-                moments.add(batch[filled:filled + 1])
+            else:
+                if moments is not None and done % steer_every == 0:
+                    moments.add(batch[filled:filled + 1])
+                if bank is not None:
+                    bank.add(frame.picture, batch[filled])
             filled += 1
             done += 1
             if filled == rows:
@@ -303,6 +322,12 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         reference = sensitivity.model_outputs(model_file, spec.input_name, sample_batch)
         rounding_report = _round_weights(moments, settings.weight_rounding, reference,
                                          spec.input_name, sample_batch, written, log)
+        distillation = None
+        if bank is not None:
+            log(f'[calibrate] distillation: {bank.close()} lessons from the steering frames')
+            distillation = distill_mod.distill_layouts(
+                written, model_file, bank.path, sample_batch, settings.distill, Path(work),
+                log)
         check = _sample_check(reference, spec.input_name, sample_batch, written)
         amax = trt_cache.amax_from_ranges((k, v[0], v[1]) for k, v in plain.items())
         cache_text = trt_cache.render(amax, settings.trt_version)
@@ -337,6 +362,7 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
                                 'format': 'QDQ'},
             },
             'weight_rounding': rounding_report,
+            'distillation': distillation,
             'trt_cache_version': int(settings.trt_version),
             'ranges': plain,
             'non_finite_tensors': non_finite,
@@ -366,7 +392,18 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         artifact=family.main, files=files, frames=done,
         frames_sha256=provenance['frames']['sha256'], method=settings.method,
         seconds=seconds, warnings=warnings, kept_float=list(keep_float),
-        sample_sqnr_db=check, removed_stale=removed, weight_rounding=rounding_report)
+        sample_sqnr_db=check, removed_stale=removed, weight_rounding=rounding_report,
+        distillation=distillation)
+
+
+def _distill_summary(report: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Per layout: what was kept and the held-out SQNR before/after (for the CLI)."""
+    if not report:
+        return None
+    return {target: {'chosen': entry.get('chosen'),
+                     'held_out_sqnr_db': entry.get('held_out_sqnr_db'),
+                     'error': entry.get('error')}
+            for target, entry in report.get('layouts', {}).items()}
 
 
 def _round_weights(moments: Optional[rounding.InputMoments], mode: str,

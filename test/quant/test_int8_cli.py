@@ -39,7 +39,7 @@ def _one_error_line(err, command):
 
 
 @pytest.mark.parametrize('case', ['empty folder', 'unreadable image', 'bag without topic',
-                                  'already quantized', 'missing model'])
+                                  'already quantized', 'missing model', 'bad distill steps'])
 def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, capsys, tiny_config,
                                                           photo_dir, make_bag, make_config,
                                                           case):
@@ -63,6 +63,9 @@ def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, capsys, tiny
                     '--method', 'minmax', '--out', str(tmp_path / 'q.int8.onnx'))[0] == 0
         config = make_config(tmp_path / 'q.yaml', tmp_path / 'q.int8.onnx')
         expect = 'already quantized'
+    elif case == 'bad distill steps':
+        source += ['--distill-steps', '-3']
+        expect = 'distill steps must be >= 0, got -3'
     else:
         config = make_config(tmp_path / 'x.yaml', tmp_path / 'nope.onnx')
         expect = 'model not found'
