@@ -76,12 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--distill-steps', type=int, default=0, metavar='N',
                         help='after rounding, tune the int8 weights for N steps so that the '
                         "int8 model's outputs match FP32's on the calibration frames and "
-                        'crops of them (PyTorch in the export_torch tool env; 300 steps take '
-                        '7-9 min on 2 cores); kept per layout only if better on held-out '
-                        'frames (default 0: off)')
-    parser.add_argument('--distill-lr', type=float, default=2e-5,
-                        help='distillation learning rate (Adam, cosine decay; default '
-                        '%(default)s)')
+                        'crops of them (PyTorch in the export_torch tool env; EfficientNet-'
+                        'Lite0: 400 steps, about 8 min per layout on 2 cores); kept per '
+                        'layout only if better on held-out frames (default 0: off)')
+    parser.add_argument('--distill-lr', type=float, default=0.01,
+                        help='distillation step of the int8 weights, in quantization steps '
+                        'of their channel (Adam, cosine decay; default %(default)s)')
     parser.add_argument('--distill-augment', type=int, default=4, metavar='K',
                         help='random crops/mirror images per calibration frame for '
                         'distillation (default %(default)s)')

@@ -53,7 +53,8 @@ class DistillSettings:
     """How long and how hard to tune; steps == 0 turns distillation off."""
 
     steps: int = 0
-    lr: float = 2e-5
+    lr: float = 0.01          # int8 weights: quantization steps of their channel per step
+    float_lr: float = 2e-5    # int32 biases and float-layer weights: their own units
     batch: int = 16
     augment: int = 4          # random crops / mirror images per calibration frame
     seed: int = 0
@@ -62,8 +63,9 @@ class DistillSettings:
     def check(self) -> None:
         if self.steps < 0:
             raise ValueError(f'distill steps must be >= 0, got {self.steps}')
-        if not 0.0 < self.lr < 1.0:
-            raise ValueError(f'distill learning rate must be in (0, 1), got {self.lr}')
+        if not 0.0 < self.lr <= 1.0 or not 0.0 < self.float_lr < 1.0:
+            raise ValueError(f'distill learning rates must be in (0, 1], got {self.lr} '
+                             f'(weights) and {self.float_lr} (biases)')
         if self.batch < 1 or self.augment < 0:
             raise ValueError('distill batch must be >= 1 and augment >= 0')
 
@@ -161,8 +163,8 @@ def distill_layouts(models: Dict[str, str], reference_model: str, lessons: Path,
         job = {'model': path, 'reference': reference_model, 'frames': str(lessons),
                'held_out': str(held_path), 'out': tuned,
                'report': str(work / f'{target}.distill.json'), 'steps': settings.steps,
-               'lr': settings.lr, 'batch': settings.batch, 'seed': settings.seed,
-               'threads': threads}
+               'code_lr': settings.lr, 'lr': settings.float_lr,
+               'batch': settings.batch, 'seed': settings.seed, 'threads': threads}
         log(f'[calibrate] distilling the {target} layout: {settings.steps} steps')
         report = run_tool(job, work, log)
         if 'error' in report:

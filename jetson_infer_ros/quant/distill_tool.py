@@ -21,9 +21,14 @@ This tool runs the very Q/DQ graph that calibration wrote as a PyTorch module (e
 QuantizeLinear -> DequantizeLinear pair a fake-quantizer with a straight-through
 gradient, each int8 weight a float latent fake-quantized with its own per-channel
 scale) and nudges the latent weights and the biases so that the int8 network's outputs
-match the FP32 network's on unlabelled frames. Scales and zero points never change, so
-the artefact keeps its layout and the TensorRT calibration cache stays true; only the
-int8 weight values and int32 biases inside it move.
+match the FP32 network's on unlabelled frames (mean squared error of each output relative
+to its power). A weight's latent counts quantization steps of its channel: with Adam
+every weight then moves at the same pace in codes, whatever its channel's scale (in float
+units the same runs overfitted the calibration frames: 24.0 vs 25.4 dB on unseen ones).
+Weights start on the calibrated (GPTQ) codes, so a short run moves only the biases.
+Scales and zero points never change, so the artefact keeps its layout and the TensorRT
+calibration cache stays true; only the int8 weight values and int32 biases (and the
+weights of layers kept in float) inside it move.
 
 Runs inside the ``export_torch`` tool env (it imports torch at top level); the package
 never imports it. ``quant/distill.py`` writes a job file, runs this script and reads
@@ -132,14 +137,19 @@ class QdqNet(torch.nn.Module):
             axis = _attr(dq, 'axis', 1)
             scale_b = _broadcast(scale, axis, codes.ndim)
             key = 'p%d' % len(self._keys)
-            start = (codes.astype(np.float32) * scale_b).astype(np.float32)
-            self._start[dq.input[0]] = start.astype(np.float64)
-            self.latents[key] = torch.nn.Parameter(torch.from_numpy(start.copy()))
             self._keys[dq.input[0]] = key
             self._dq_scale[dq.input[0]] = scale_b
-            if codes.dtype == np.int8:      # weights: fake-quantized while training
+            if codes.dtype == np.int8:
+                # weights: the latent counts quantization steps of its own channel, so
+                # one learning rate moves every channel alike whatever its scale
                 self._scales[dq.input[0]] = torch.from_numpy(np.ascontiguousarray(scale_b))
                 self._ranges[dq.input[0]] = (-127.0, 127.0)
+                self.latents[key] = torch.nn.Parameter(
+                    torch.from_numpy(codes.astype(np.float32)))
+            else:
+                start = (codes.astype(np.float32) * scale_b).astype(np.float32)
+                self._start[dq.input[0]] = start.astype(np.float64)
+                self.latents[key] = torch.nn.Parameter(torch.from_numpy(start.copy()))
         elif name in self.consts and self.consts[name].dtype == np.float32:
             key = 'p%d' % len(self._keys)
             self.latents[key] = torch.nn.Parameter(torch.from_numpy(self.consts[name].copy()))
@@ -153,9 +163,15 @@ class QdqNet(torch.nn.Module):
         latent = self.latents[key]
         if name in self._scales:
             lo, hi = self._ranges[name]
-            scale = self._scales[name]
-            return torch.clamp(_round_ste(latent / scale), lo, hi) * scale
+            return torch.clamp(_round_ste(latent), lo, hi) * self._scales[name]
         return latent
+
+    def parameter_groups(self, code_lr: float, float_lr: float) -> List[Dict[str, Any]]:
+        """Int8 weights step in codes; biases and float weights in their own units."""
+        codes = [self.latents[k] for n, k in self._keys.items() if n in self._scales]
+        floats = [self.latents[k] for n, k in self._keys.items() if n not in self._scales]
+        return [g for g in ({'params': codes, 'lr': code_lr}, {'params': floats, 'lr': float_lr})
+                if g['params']]
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         values: Dict[str, Any] = {self.input_name: x}
@@ -186,7 +202,7 @@ class QdqNet(torch.nn.Module):
                 scale = self._dq_scale[tensor.name]
                 if tensor.name in self._ranges:     # int8 weights: as the forward pass
                     lo, hi = self._ranges[tensor.name]
-                    codes = np.clip(np.round(latent / scale), lo, hi)
+                    codes = np.clip(np.round(latent), lo, hi)
                 else:
                     # int32 biases can sit near 2**31 (a channel with a tiny weight
                     # scale), beyond float32's 24-bit mantissa: add the trained change
@@ -387,10 +403,12 @@ def distill(job: Dict[str, Any], log: Any = print) -> Dict[str, Any]:
     held_out = np.load(job['held_out']) if job.get('held_out') else None
     teacher = _session(job['reference'], threads)
     steps, batch = int(job['steps']), int(job.get('batch', 16))
-    optimizer = torch.optim.Adam(net.latents.parameters(), lr=float(job.get('lr', 2e-5)))
+    code_lr, float_lr = float(job.get('code_lr', 0.01)), float(job.get('lr', 2e-5))
+    optimizer = torch.optim.Adam(net.parameter_groups(code_lr, float_lr))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, steps))
     rng = np.random.default_rng(int(job.get('seed', 0)))
-    report: Dict[str, Any] = {'steps': steps, 'batch': batch, 'lr': float(job.get('lr', 2e-5)),
+    report: Dict[str, Any] = {'steps': steps, 'batch': batch, 'code_lr': code_lr,
+                              'float_lr': float_lr,
                               'frames': int(len(frames)), 'trainable': int(sum(
                                   p.numel() for p in net.latents.parameters()))}
     if held_out is not None:

@@ -43,6 +43,8 @@ RUNS: List[Tuple[str, str, Any, Dict[str, Any]]] = [
     ('infer', 'entropy', (), {'histogram_bins': 2048}),
     ('infer', 'percentile', 'auto', {}),
     ('infer', 'percentile', 'auto', {'sensitivity_db': 30.0}),
+    ('infer', 'percentile', (), {'distill_steps': 400}),
+    ('infer', 'percentile', 'auto', {'sensitivity_db': 30.0, 'distill_steps': 400}),
     ('detect', 'minmax', (), {}),
     ('detect', 'entropy', (), {}),
     ('detect', 'percentile', (), {}),
@@ -85,9 +87,13 @@ def run_one(config: Path, method: str, keep_float: Any, extra: Dict[str, Any],
     cfg = load_config(str(config))
     quiet = lambda _m: None  # noqa: E731
     started = time.monotonic()
+    from jetson_infer_ros.quant.distill import DistillSettings
+    distill = DistillSettings(**{k[len('distill_'):]: v for k, v in extra.items()
+                                 if k.startswith('distill_')})
+    settings = {k: v for k, v in extra.items() if not k.startswith('distill_')}
     result = cal.calibrate(cfg, frames.ImageFolder(str(folders['calib'])), str(out),
                            cal.CalibrationSettings(method=method, keep_float=keep_float,
-                                                   **extra), log=quiet)
+                                                   distill=distill, **settings), log=quiet)
     seconds = time.monotonic() - started
     report = ev.evaluate(cfg, frames.ImageFolder(str(folders['eval'])), int8_model=str(out),
                          log=quiet)
