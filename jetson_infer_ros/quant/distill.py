@@ -101,11 +101,10 @@ class FrameBank:
     def __init__(self, path: Path, capacity: int, preprocess: Any, run: Callable,
                  augment: int, seed: int) -> None:
         self.path = path
-        shape = tuple(preprocess.allocate(1).shape[1:])
-        self._filling = path.with_name(path.stem + '.filling.npy')
-        self._bank = np.lib.format.open_memmap(str(self._filling), mode='w+',
-                                               dtype=np.float16, shape=(capacity,) + shape)
         self._row = preprocess.allocate(1)
+        self._filling = path.with_name(path.stem + '.filling.npy')
+        self._bank = np.lib.format.open_memmap(str(self._filling), mode='w+', dtype=np.float16,
+                                               shape=(capacity,) + self._row.shape[1:])
         self._run = run
         self._augment = augment
         self._rng = np.random.default_rng(seed)

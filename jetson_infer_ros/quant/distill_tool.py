@@ -54,6 +54,9 @@ import torch.nn.functional as F
 WEIGHT_SLOTS = {'Conv': (1, 2), 'Gemm': (1, 2), 'MatMul': (1,)}
 """Inputs of these ops that hold learnable weights or biases (float or dequantized)."""
 
+WEIGHT_CODES = (-127.0, 127.0)
+"""The exporter's int8 weight range (symmetric, zero point 0)."""
+
 
 class UnsupportedGraph(ValueError):
     """The Q/DQ graph has an op this interpreter does not run (one line)."""
@@ -99,10 +102,10 @@ class QdqNet(torch.nn.Module):
     """
     An ONNX Q/DQ graph run by PyTorch, with its weights as trainable latents.
 
-    Integer weights are kept as float latents (``codes * scale``) and fake-quantized in
-    the forward pass with their fixed scales, clamped to [-127, 127] as the exporter
-    wrote them (symmetric, zero-point 0). Float weights of layers kept in float are
-    trained as they are.
+    Int8 weights are kept as float latents in units of their channel's quantization step
+    and fake-quantized in the forward pass (rounded, clamped to ``WEIGHT_CODES``, times
+    the fixed scale); int32 biases as float latents (``codes * scale``); weights of layers
+    kept in float are trained as they are.
     """
 
     def __init__(self, model: onnx.ModelProto) -> None:
@@ -115,8 +118,7 @@ class QdqNet(torch.nn.Module):
         self.output_names = [o.name for o in model.graph.output]
         self.latents = torch.nn.ParameterDict()
         self._keys: Dict[str, str] = {}          # initializer name -> ParameterDict key
-        self._scales: Dict[str, torch.Tensor] = {}
-        self._ranges: Dict[str, Tuple[float, float]] = {}
+        self._scales: Dict[str, torch.Tensor] = {}   # int8 weights: per-channel scales
         self._dq_scale: Dict[str, np.ndarray] = {}
         self._start: Dict[str, np.ndarray] = {}  # latents as initialised (exact codes)
         producers = {o: n for n in self.nodes for o in n.output}
@@ -143,7 +145,6 @@ class QdqNet(torch.nn.Module):
                 # weights: the latent counts quantization steps of its own channel, so
                 # one learning rate moves every channel alike whatever its scale
                 self._scales[dq.input[0]] = torch.from_numpy(np.ascontiguousarray(scale_b))
-                self._ranges[dq.input[0]] = (-127.0, 127.0)
                 self.latents[key] = torch.nn.Parameter(
                     torch.from_numpy(codes.astype(np.float32)))
             else:
@@ -162,8 +163,7 @@ class QdqNet(torch.nn.Module):
             return self.consts[name]
         latent = self.latents[key]
         if name in self._scales:
-            lo, hi = self._ranges[name]
-            return torch.clamp(_round_ste(latent), lo, hi) * self._scales[name]
+            return torch.clamp(_round_ste(latent), *WEIGHT_CODES) * self._scales[name]
         return latent
 
     def parameter_groups(self, code_lr: float, float_lr: float) -> List[Dict[str, Any]]:
@@ -199,16 +199,14 @@ class QdqNet(torch.nn.Module):
             latent = self.latents[key].detach().numpy()
             original = self.consts[tensor.name]
             if tensor.name in self._dq_scale:
-                scale = self._dq_scale[tensor.name]
-                if tensor.name in self._ranges:     # int8 weights: as the forward pass
-                    lo, hi = self._ranges[tensor.name]
-                    codes = np.clip(np.round(latent), lo, hi)
+                if tensor.name in self._scales:     # int8 weights: as the forward pass
+                    codes = np.clip(np.round(latent), *WEIGHT_CODES)
                 else:
                     # int32 biases can sit near 2**31 (a channel with a tiny weight
                     # scale), beyond float32's 24-bit mantissa: add the trained change
                     # to the exact codes instead of re-rounding the whole latent
                     step = np.round((latent.astype(np.float64) - self._start[tensor.name])
-                                    / scale)
+                                    / self._dq_scale[tensor.name])
                     lo, hi = _int_range(original.dtype)
                     codes = np.clip(original.astype(np.int64) + step, lo, hi)
                 codes = codes.astype(original.dtype)
@@ -383,10 +381,8 @@ def sqnr_db(reference: Sequence[np.ndarray], test: Sequence[np.ndarray]) -> floa
     return float('inf') if noise == 0 else 10.0 * math.log10(signal / noise)
 
 
-def emulation_sqnr(net: QdqNet, model_bytes: bytes, frames: np.ndarray,
-                   threads: int) -> float:
-    """How closely this interpreter reproduces ONNX Runtime on the same Q/DQ graph."""
-    ort_out = _run(_session(model_bytes, threads), net.input_name, frames)
+def emulation_sqnr(net: QdqNet, ort_out: Sequence[np.ndarray], frames: np.ndarray) -> float:
+    """How closely this interpreter reproduces ONNX Runtime (``ort_out``) on ``frames``."""
     with torch.no_grad():
         torch_out = [o.numpy() for o in net(torch.from_numpy(frames))]
     return sqnr_db(ort_out, torch_out)
@@ -395,8 +391,8 @@ def emulation_sqnr(net: QdqNet, model_bytes: bytes, frames: np.ndarray,
 def distill(job: Dict[str, Any], log: Any = print) -> Dict[str, Any]:
     """Train, write ``job['out']``, return the report (numbers measured by ONNX Runtime)."""
     torch.manual_seed(int(job.get('seed', 0)))
-    torch.set_num_threads(max(1, int(job.get('threads', 2))))
-    threads = int(job.get('threads', 2))
+    threads = max(1, int(job.get('threads', 2)))
+    torch.set_num_threads(threads)
     model = onnx.load(job['model'])
     net = QdqNet(model)
     frames = np.load(job['frames'], mmap_mode='r')
@@ -412,10 +408,10 @@ def distill(job: Dict[str, Any], log: Any = print) -> Dict[str, Any]:
                               'frames': int(len(frames)), 'trainable': int(sum(
                                   p.numel() for p in net.latents.parameters()))}
     if held_out is not None:
-        report['emulation_sqnr_db'] = round(emulation_sqnr(
-            net, model.SerializeToString(), held_out[:8], threads), 2)
         reference = _run(teacher, net.input_name, held_out)
-        before = _run(_session(model.SerializeToString(), threads), net.input_name, held_out)
+        before = _run(_session(job['model'], threads), net.input_name, held_out)
+        report['emulation_sqnr_db'] = round(emulation_sqnr(
+            net, [b[:8] for b in before], held_out[:8]), 2)
         report['held_out_sqnr_db'] = {'before': round(sqnr_db(reference, before), 3)}
     power: Optional[List[float]] = None
     started = time.monotonic()
