@@ -36,7 +36,7 @@ import json
 from pathlib import Path
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -160,17 +160,10 @@ def evaluate(cfg: InferConfig, source: frames_mod.FrameSource,
     return report
 
 
-def output_sqnr(cfg: InferConfig, source: frames_mod.FrameSource,
-                models: Dict[str, Any]) -> Dict[str, float]:
-    """
-    Raw-output SQNR (dB) of each model file against the FP32 model on ``source``.
-
-    The agreement numbers count decisions, which near ties make coarse; this measures the
-    numeric distance itself, on the tensors the node's preprocessing produces.
-    """
-    from jetson_infer_ros.pipeline import resolve_model
+def preprocessed_frames(cfg: InferConfig, source: frames_mod.FrameSource
+                        ) -> Tuple[str, np.ndarray]:
+    """Return the model's input name and ``source`` through the node's preprocessing, stacked."""
     from jetson_infer_ros.preprocess import Preprocessor
-    from . import sensitivity
     pipeline = _load(cfg.replace(precision='fp32', backend='onnxruntime', max_batch=1),
                      lambda _m: None)
     spec = pipeline.spec
@@ -181,11 +174,24 @@ def output_sqnr(cfg: InferConfig, source: frames_mod.FrameSource,
     for frame in source.frames():
         pre.run(frame.picture, batch[0])
         tensors.append(batch.copy())
-    stacked = np.concatenate(tensors)
-    reference = sensitivity.model_outputs(resolve_model(cfg.model_path)[0], spec.input_name,
+    return spec.input_name, np.concatenate(tensors)
+
+
+def output_sqnr(cfg: InferConfig, source: frames_mod.FrameSource,
+                models: Dict[str, Any]) -> Dict[str, float]:
+    """
+    Raw-output SQNR (dB) of each model file against the FP32 model on ``source``.
+
+    The agreement numbers count decisions, which near ties make coarse; this measures the
+    numeric distance itself, on the tensors the node's preprocessing produces.
+    """
+    from jetson_infer_ros.pipeline import resolve_model
+    from . import sensitivity
+    input_name, stacked = preprocessed_frames(cfg, source)
+    reference = sensitivity.model_outputs(resolve_model(cfg.model_path)[0], input_name,
                                           stacked)
     return {name: round(sensitivity.sqnr_db(reference, sensitivity.model_outputs(
-                str(path), spec.input_name, stacked)), 2)
+                str(path), input_name, stacked)), 2)
             for name, path in models.items() if Path(str(path)).is_file()}
 
 

@@ -20,8 +20,9 @@ a calibration half and an evaluation half that share no frame (opencv-doc and
 scikit-image photos alternate; vtest.avi frames 0-396 calibrate, 402-794 evaluate,
 every 4th), then calibrates both default models with each method (and with
 ``--keep-float auto``) and evaluates every artefact against FP32 through the same
-commands' code. Writes ``study.jsonl`` (one row per run) and ``study.md`` (the table).
-Takes 10-20 minutes on two cores.
+commands' code. Writes ``study.jsonl`` (one row per run), ``fidelity.json`` (what
+output SQNR each top-1 agreement needs on the evaluation frames, ``fidelity()``) and
+``study.md`` (the tables). Takes 10-20 minutes on two cores, the distillation rows 33 more.
 """
 
 from __future__ import annotations
@@ -172,23 +173,112 @@ def table(rows: List[Dict[str, Any]]) -> str:
     return '\n'.join(out)
 
 
+FIDELITY_GRID = (20.0, 24.0, 26.0, 28.0, 30.0, 32.0, 34.0, 36.0, 40.0, 45.0)
+"""Output SQNRs (dB) at which the noise-model table of study.md reads the agreement."""
+
+
+def fidelity(config: Path, folders: Dict[str, Path], rows: List[Dict[str, Any]],
+             trials: int = 100) -> Dict[str, Any]:
+    """
+    Measure what top-1 agreement each output SQNR buys on the evaluation frames.
+
+    The classifier's FP32 logits on the evaluation frames plus i.i.d. noise of a given
+    power (``metrics.agreement_under_noise``): how many answers that fidelity flips on
+    these frames, the SQNR that 98 % and 99 % agreement need, and, beside every measured
+    artefact, the agreement the model expects at that artefact's SQNR.
+    """
+    import numpy as np
+    from jetson_infer_ros.config import load_config
+    from jetson_infer_ros.pipeline import resolve_model
+    from jetson_infer_ros.quant import evaluate as ev, frames, metrics, sensitivity
+    cfg = load_config(str(config))
+    input_name, stacked = ev.preprocessed_frames(cfg, frames.ImageFolder(str(folders['eval'])))
+    # one (1, classes) array per frame: the classifier has a single output
+    logits = np.concatenate(sensitivity.model_outputs(resolve_model(cfg.model_path)[0],
+                                                      input_name, stacked))
+    top2 = np.sort(logits, axis=1)[:, -2:]
+    runs = metrics.agreement_under_noise(logits, FIDELITY_GRID, trials)
+    measured = []
+    for row in rows:
+        if row['config'] != config.name:
+            continue
+        for layout in ('tensorrt', 'onnxruntime'):
+            db = row['eval_sqnr_db'].get(layout)
+            if isinstance(db, (int, float)) and layout in row:
+                model = metrics.agreement_under_noise(logits, [db], trials)[0]
+                measured.append({'tag': row.get('tag', ''), 'layout': layout,
+                                 'sqnr_db': db, 'top1_agreement': row[layout]['top1_agreement'],
+                                 'expected': float(model.mean())})
+    return {
+        'config': config.name, 'frames': int(len(logits)), 'trials': trials,
+        'logit_gap_below': {str(g): int(np.sum(top2[:, 1] - top2[:, 0] < g))
+                            for g in (0.01, 0.05, 0.1)},
+        'grid': [{'sqnr_db': db, 'expected': float(r.mean()),
+                  'p_98': float(np.mean(r >= 0.98 - 1e-9)),
+                  'p_99': float(np.mean(r >= 0.99 - 1e-9))}
+                 for db, r in zip(FIDELITY_GRID, runs)],
+        'needed': {str(a): metrics.fidelity_needed(logits, a, trials=trials)
+                   for a in (0.98, 0.99)},
+        'measured': measured,
+    }
+
+
+def fidelity_table(report: Dict[str, Any]) -> str:
+    """Render ``fidelity()`` as the noise-model tables of docs/int8.md."""
+    gaps = report['logit_gap_below']
+    out = [f'Noise model on the {report["frames"]} evaluation frames ({report["trials"]} '
+           f'draws per SQNR; FP32 top-2 logit gap < 0.01 / 0.05 / 0.1 on '
+           f'{gaps["0.01"]} / {gaps["0.05"]} / {gaps["0.1"]} frames):', '',
+           '| output SQNR dB | expected top-1 agr. | runs >= 98 % | runs >= 99 % |',
+           '|---|---|---|---|']
+    for g in report['grid']:
+        out.append(f'| {g["sqnr_db"]:g} | {_pct(g["expected"])} | {_pct(g["p_98"])} | '
+                   f'{_pct(g["p_99"])} |')
+    need = report['needed']
+
+    def db(v: Optional[float]) -> str:
+        return f'{v:g} dB' if v is not None else '> 60 dB'
+    out += ['', f'98 % needs {db(need["0.98"]["expected"])} on average and '
+            f'{db(need["0.98"]["reliable"])} for 9 runs in 10; 99 % (the gate\'s default) '
+            f'{db(need["0.99"]["expected"])} / {db(need["0.99"]["reliable"])}.', '',
+            '| artefact | layout | output SQNR dB | top-1 agr. measured | noise model |',
+            '|---|---|---|---|---|']
+    for m in report['measured']:
+        out.append(f'| {m["tag"]} | {m["layout"]} | {m["sqnr_db"]} | '
+                   f'{_pct(m["top1_agreement"])} | {_pct(m["expected"])} |')
+    return '\n'.join(out)
+
+
+def _render(root: Path, rows: List[Dict[str, Any]]) -> str:
+    text = table(rows)
+    path = root / 'fidelity.json'
+    if path.is_file():
+        text += '\n\n' + fidelity_table(json.loads(path.read_text()))
+    (root / 'study.md').write_text(text + '\n')
+    return text
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--out', default='out/int8', help='work folder (default %(default)s)')
     parser.add_argument('--only', help='run only configs/methods containing this text')
     parser.add_argument('--render', action='store_true',
                         help='only re-render study.md from an existing study.jsonl')
+    parser.add_argument('--fidelity', action='store_true',
+                        help='only (re)compute the noise model (fidelity.json) for the rows '
+                        'of an existing study.jsonl, then render')
     args = parser.parse_args(argv)
     root = Path(args.out)
-    if args.render:
+    config_dir = Path(__file__).resolve().parents[2] / 'config'
+    if args.render or args.fidelity:
         rows = [json.loads(line) for line in (root / 'study.jsonl').read_text().splitlines()
                 if line.strip()]
-        text = table(rows)
-        (root / 'study.md').write_text(text + '\n')
-        print(text)
+        if args.fidelity:
+            report = fidelity(config_dir / 'infer.yaml', make_split(root / 'split'), rows)
+            (root / 'fidelity.json').write_text(json.dumps(report, indent=1) + '\n')
+        print(_render(root, rows))
         return 0
     folders = make_split(root / 'split')
-    config_dir = Path(__file__).resolve().parents[2] / 'config'
     rows = []
     with open(root / 'study.jsonl', 'w') as log:
         for name, method, keep, extra in RUNS:
@@ -203,9 +293,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             rows.append(row)
             log.write(json.dumps(row) + '\n')
             log.flush()
-    text = table(rows)
-    (root / 'study.md').write_text(text + '\n')
-    print(text)
+    if any(r['config'] == 'infer.yaml' for r in rows):
+        report = fidelity(config_dir / 'infer.yaml', folders, rows)
+        (root / 'fidelity.json').write_text(json.dumps(report, indent=1) + '\n')
+    print(_render(root, rows))
     return 0
 
 

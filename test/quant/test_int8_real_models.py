@@ -102,6 +102,30 @@ def test_gptq_rounding_beats_nearest_on_frames_it_never_saw(effnet, split, tmp_p
         assert gptq[layout] > nearest[layout] + 1.5, (layout, gptq, nearest)
 
 
+def test_study_noise_model_reads_the_real_classifier_on_the_evaluation_frames(effnet, split):
+    """The study's fidelity table: FP32 logits of every evaluation frame, per artefact."""
+    from jetson_infer_ros.quant import study
+    cfg, out, report = effnet
+    layouts = {'tensorrt': out, 'onnxruntime': out.with_name('model.int8.cpu.onnx')}
+    row = {'config': 'infer.yaml', 'tag': 'minmax',
+           'eval_sqnr_db': ev.output_sqnr(cfg, frames.ImageFolder(str(split / 'eval')),
+                                          layouts),
+           **{k: {'top1_agreement': v['top1_agreement']}
+              for k, v in report['variants'].items()}}
+    fid = study.fidelity(ROOT / 'config' / 'infer.yaml', {'eval': split / 'eval'},
+                         [row, {**row, 'config': 'detect.yaml'}], trials=10)
+    assert fid['frames'] == 20
+    assert [m['layout'] for m in fid['measured']] == ['tensorrt', 'onnxruntime']
+    expected = [g['expected'] for g in fid['grid']]
+    assert expected[-1] >= expected[0] and expected[-1] >= 0.9
+    for need in fid['needed'].values():
+        assert all(v is None or 10.0 <= v <= 60.0 for v in need.values())
+    # the per-artefact prediction is the noise model at that artefact's own SQNR
+    assert all(0.0 <= m['expected'] <= 1.0 and m['sqnr_db'] > 10 for m in fid['measured'])
+    text = study.fidelity_table(fid)
+    assert 'Noise model on the 20 evaluation frames' in text
+
+
 def test_cpu_layout_runs_integer_kernels_and_the_qdq_layout_does_not(effnet):
     _cfg, out, _report = effnet
     cpu = executed_ops(str(out.with_name('model.int8.cpu.onnx')))
