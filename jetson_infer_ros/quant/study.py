@@ -296,6 +296,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if any(r['config'] == 'infer.yaml' for r in rows):
         report = fidelity(config_dir / 'infer.yaml', folders, rows)
         (root / 'fidelity.json').write_text(json.dumps(report, indent=1) + '\n')
+    else:       # an earlier study's noise model would describe rows no longer there
+        (root / 'fidelity.json').unlink(missing_ok=True)
     print(_render(root, rows))
     return 0
 
