@@ -76,11 +76,18 @@ def _weight_axis(node: Any, shape: Sequence[int]) -> int:
     return 0
 
 
-def cpu_session(model_bytes: bytes):
-    """Open an ONNX Runtime CPU session with warnings silenced (analysis, not serving)."""
+def cpu_session(model_bytes: bytes, optimize: bool = True):
+    """
+    Open an ONNX Runtime CPU session with warnings silenced (analysis, not serving).
+
+    ``optimize=False`` runs the graph as written (Q/DQ around float kernels) instead of
+    the fused integer kernels: a second, independent execution of the same model.
+    """
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.log_severity_level = 3
+    if not optimize:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return ort.InferenceSession(model_bytes, so, providers=['CPUExecutionProvider'])
 
 

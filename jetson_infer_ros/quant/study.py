@@ -178,14 +178,18 @@ FIDELITY_GRID = (20.0, 24.0, 26.0, 28.0, 30.0, 32.0, 34.0, 36.0, 40.0, 45.0)
 
 
 def fidelity(config: Path, folders: Dict[str, Path], rows: List[Dict[str, Any]],
-             trials: int = 100) -> Dict[str, Any]:
+             trials: int = 100, root: Optional[Path] = None) -> Dict[str, Any]:
     """
     Measure what top-1 agreement each output SQNR buys on the evaluation frames.
 
     The classifier's FP32 logits on the evaluation frames plus i.i.d. noise of a given
     power (``metrics.agreement_under_noise``): how many answers that fidelity flips on
     these frames, the SQNR that 98 % and 99 % agreement need, and, beside every measured
-    artefact, the agreement the model expects at that artefact's SQNR.
+    artefact, the agreement the model expects at that artefact's SQNR. Where the
+    artefacts are still under ``root/<tag>/``, each is also run a second way, by ONNX
+    Runtime with its graph optimizations off (float kernels between the Q/DQ pairs
+    instead of fused integer ones): how far two correct executions of one INT8 model
+    are apart says how finely an agreement threshold can judge it at all.
     """
     import numpy as np
     from jetson_infer_ros.config import load_config
@@ -206,9 +210,13 @@ def fidelity(config: Path, folders: Dict[str, Path], rows: List[Dict[str, Any]],
             db = row['eval_sqnr_db'].get(layout)
             if isinstance(db, (int, float)) and layout in row:
                 model = metrics.agreement_under_noise(logits, [db], trials)[0]
-                measured.append({'tag': row.get('tag', ''), 'layout': layout,
-                                 'sqnr_db': db, 'top1_agreement': row[layout]['top1_agreement'],
-                                 'expected': float(model.mean())})
+                entry = {'tag': row.get('tag', ''), 'layout': layout, 'sqnr_db': db,
+                         'top1_agreement': row[layout]['top1_agreement'],
+                         'expected': float(model.mean())}
+                path = root / entry['tag'] / LAYOUT_FILES[layout] if root else None
+                if path is not None and path.is_file():
+                    entry['unoptimised'] = _second_execution(path, input_name, stacked, logits)
+                measured.append(entry)
     return {
         'config': config.name, 'frames': int(len(logits)), 'trials': trials,
         'logit_gap_below': {str(g): int(np.sum(top2[:, 1] - top2[:, 0] < g))
@@ -221,6 +229,24 @@ def fidelity(config: Path, folders: Dict[str, Path], rows: List[Dict[str, Any]],
                    for a in (0.98, 0.99)},
         'measured': measured,
     }
+
+
+LAYOUT_FILES = {'tensorrt': 'model.int8.onnx', 'onnxruntime': 'model.int8.cpu.onnx'}
+
+
+def _second_execution(path: Path, input_name: str, stacked: Any, logits: Any
+                      ) -> Dict[str, Any]:
+    """Run the artefact as written (no graph optimizations); compare with FP32 and fused."""
+    import numpy as np
+    from jetson_infer_ros.quant import sensitivity
+    data = path.read_bytes()
+    fused, plain = (np.concatenate(sensitivity.run_frames(
+        sensitivity.cpu_session(data, optimize=o), input_name, stacked)) for o in (True, False))
+    winners = logits.argmax(axis=1)
+    return {'sqnr_db': round(sensitivity.sqnr_db([logits], [plain]), 2),
+            'top1_agreement': float(np.mean(plain.argmax(axis=1) == winners)),
+            'vs_optimised_db': round(sensitivity.sqnr_db([fused], [plain]), 2),
+            'optimised_differ': int(np.sum(plain.argmax(axis=1) != fused.argmax(axis=1)))}
 
 
 def fidelity_table(report: Dict[str, Any]) -> str:
@@ -241,11 +267,16 @@ def fidelity_table(report: Dict[str, Any]) -> str:
     out += ['', f'98 % needs {db(need["0.98"]["expected"])} on average and '
             f'{db(need["0.98"]["reliable"])} for 9 runs in 10; 99 % (the gate\'s default) '
             f'{db(need["0.99"]["expected"])} / {db(need["0.99"]["reliable"])}.', '',
-            '| artefact | layout | output SQNR dB | top-1 agr. measured | noise model |',
-            '|---|---|---|---|---|']
+            '| artefact | layout | output SQNR dB | top-1 agr. measured | noise model | '
+            'run unoptimised: SQNR dB, top-1 agr. | fused vs unoptimised: dB, answers differ |',
+            '|---|---|---|---|---|---|---|']
     for m in report['measured']:
+        second = m.get('unoptimised')
+        extra = (f'{second["sqnr_db"]}, {_pct(second["top1_agreement"])} | '
+                 f'{second["vs_optimised_db"]}, {second["optimised_differ"]}'
+                 if second else 'n/a | n/a')
         out.append(f'| {m["tag"]} | {m["layout"]} | {m["sqnr_db"]} | '
-                   f'{_pct(m["top1_agreement"])} | {_pct(m["expected"])} |')
+                   f'{_pct(m["top1_agreement"])} | {_pct(m["expected"])} | {extra} |')
     return '\n'.join(out)
 
 
@@ -274,7 +305,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         rows = [json.loads(line) for line in (root / 'study.jsonl').read_text().splitlines()
                 if line.strip()]
         if args.fidelity:
-            report = fidelity(config_dir / 'infer.yaml', make_split(root / 'split'), rows)
+            report = fidelity(config_dir / 'infer.yaml', make_split(root / 'split'), rows,
+                              root=root)
             (root / 'fidelity.json').write_text(json.dumps(report, indent=1) + '\n')
         print(_render(root, rows))
         return 0
@@ -294,7 +326,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             log.write(json.dumps(row) + '\n')
             log.flush()
     if any(r['config'] == 'infer.yaml' for r in rows):
-        report = fidelity(config_dir / 'infer.yaml', folders, rows)
+        report = fidelity(config_dir / 'infer.yaml', folders, rows, root=root)
         (root / 'fidelity.json').write_text(json.dumps(report, indent=1) + '\n')
     else:       # an earlier study's noise model would describe rows no longer there
         (root / 'fidelity.json').unlink(missing_ok=True)

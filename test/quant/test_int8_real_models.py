@@ -102,10 +102,12 @@ def test_gptq_rounding_beats_nearest_on_frames_it_never_saw(effnet, split, tmp_p
         assert gptq[layout] > nearest[layout] + 1.5, (layout, gptq, nearest)
 
 
-def test_study_noise_model_reads_the_real_classifier_on_the_evaluation_frames(effnet, split):
+def test_study_noise_model_reads_the_real_classifier_on_the_evaluation_frames(effnet, split,
+                                                                            tmp_path):
     """The study's fidelity table: FP32 logits of every evaluation frame, per artefact."""
     from jetson_infer_ros.quant import study
     cfg, out, report = effnet
+    (tmp_path / 'minmax').symlink_to(out.parent, target_is_directory=True)
     layouts = {'tensorrt': out, 'onnxruntime': out.with_name('model.int8.cpu.onnx')}
     row = {'config': 'infer.yaml', 'tag': 'minmax',
            'eval_sqnr_db': ev.output_sqnr(cfg, frames.ImageFolder(str(split / 'eval')),
@@ -113,7 +115,7 @@ def test_study_noise_model_reads_the_real_classifier_on_the_evaluation_frames(ef
            **{k: {'top1_agreement': v['top1_agreement']}
               for k, v in report['variants'].items()}}
     fid = study.fidelity(ROOT / 'config' / 'infer.yaml', {'eval': split / 'eval'},
-                         [row, {**row, 'config': 'detect.yaml'}], trials=10)
+                         [row, {**row, 'config': 'detect.yaml'}], trials=10, root=tmp_path)
     assert fid['frames'] == 20
     assert [m['layout'] for m in fid['measured']] == ['tensorrt', 'onnxruntime']
     expected = [g['expected'] for g in fid['grid']]
@@ -122,6 +124,16 @@ def test_study_noise_model_reads_the_real_classifier_on_the_evaluation_frames(ef
         assert all(v is None or 10.0 <= v <= 60.0 for v in need.values())
     # the per-artefact prediction is the noise model at that artefact's own SQNR
     assert all(0.0 <= m['expected'] <= 1.0 and m['sqnr_db'] > 10 for m in fid['measured'])
+    # the second execution (graph optimizations off) is the same model computed otherwise:
+    # close to the fused run and to FP32, but not bit-identical on the CPU layout, whose
+    # fused kernels are integer ones
+    for m in fid['measured']:
+        second = m['unoptimised']
+        assert abs(second['sqnr_db'] - m['sqnr_db']) < 2.0, m
+        assert 20.0 < second['vs_optimised_db'], m
+        assert 0 <= second['optimised_differ'] <= 20
+    cpu = fid['measured'][1]['unoptimised']
+    assert cpu['vs_optimised_db'] < 80.0, cpu
     text = study.fidelity_table(fid)
     assert 'Noise model on the 20 evaluation frames' in text
 
