@@ -102,8 +102,7 @@ def test_gptq_rounding_beats_nearest_on_frames_it_never_saw(effnet, split, tmp_p
         assert gptq[layout] > nearest[layout] + 1.5, (layout, gptq, nearest)
 
 
-def test_study_noise_model_reads_the_real_classifier_on_the_evaluation_frames(effnet, split,
-                                                                            tmp_path):
+def test_study_noise_model_reads_the_real_classifier(effnet, split, tmp_path):
     """The study's fidelity table: FP32 logits of every evaluation frame, per artefact."""
     from jetson_infer_ros.quant import study
     cfg, out, report = effnet
