@@ -85,25 +85,38 @@ def agreement_under_noise(reference: np.ndarray, sqnr_db: Union[Sequence[float],
     return out
 
 
-def fidelity_needed(reference: np.ndarray, agreement: float, confidence: float = 0.9,
-                    grid: Optional[Sequence[float]] = None, trials: int = 100,
-                    seed: int = 0) -> Dict[str, Optional[float]]:
+NEEDED_GRID = tuple(float(db) for db in np.arange(10.0, 60.01, 0.5))
+"""Output SQNRs (dB) ``fidelity_needed`` searches by default."""
+
+
+def meets(runs: np.ndarray, agreement: float) -> np.ndarray:
+    """Which agreements reach ``agreement`` (49/50 is 0.98 even where float says 0.97999...)."""
+    return np.asarray(runs) >= agreement - 1e-9
+
+
+def thresholds_met(runs: np.ndarray, sqnr_db: Sequence[float], agreement: float,
+                   confidence: float = 0.9) -> Dict[str, Optional[float]]:
     """
-    Lowest output SQNR (dB, on ``grid``) at which the noise model meets ``agreement``.
+    Lowest of ascending ``sqnr_db`` whose ``agreement_under_noise`` rows meet ``agreement``.
 
     ``expected``: the mean agreement over the trials reaches it; ``reliable``: at least
     ``confidence`` of the trials reach it (one evaluation run passes that often). None
-    where no grid point does.
+    where no SQNR does.
     """
-    dbs = np.arange(10.0, 60.01, 0.5) if grid is None else np.asarray(grid, dtype=np.float64)
-    runs = agreement_under_noise(reference, dbs, trials, seed)
-    met = runs >= agreement - 1e-9      # 49/50 is 0.98 even where float says 0.97999...
-
     def first(mask: np.ndarray) -> Optional[float]:
         hits = np.nonzero(mask)[0]
-        return float(dbs[hits[0]]) if len(hits) else None
-    return {'expected': first(runs.mean(axis=1) >= agreement - 1e-9),
-            'reliable': first(met.mean(axis=1) >= confidence)}
+        return float(sqnr_db[hits[0]]) if len(hits) else None
+    return {'expected': first(meets(np.mean(runs, axis=1), agreement)),
+            'reliable': first(meets(runs, agreement).mean(axis=1) >= confidence)}
+
+
+def fidelity_needed(reference: np.ndarray, agreement: float, confidence: float = 0.9,
+                    grid: Optional[Sequence[float]] = None, trials: int = 100,
+                    seed: int = 0) -> Dict[str, Optional[float]]:
+    """Lowest output SQNR (dB, on ``grid``) at which the noise model meets ``agreement``."""
+    dbs = list(NEEDED_GRID if grid is None else grid)
+    return thresholds_met(agreement_under_noise(reference, dbs, trials, seed), dbs,
+                          agreement, confidence)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

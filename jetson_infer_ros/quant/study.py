@@ -84,7 +84,7 @@ def run_one(config: Path, method: str, keep_float: Any, extra: Dict[str, Any],
             folders: Dict[str, Path], out: Path) -> Dict[str, Any]:
     """Calibrate and evaluate one setting; return the row."""
     from jetson_infer_ros.config import load_config
-    from jetson_infer_ros.quant import calibrate as cal, evaluate as ev, frames
+    from jetson_infer_ros.quant import artifacts, calibrate as cal, evaluate as ev, frames
     cfg = load_config(str(config))
     quiet = lambda _m: None  # noqa: E731
     started = time.monotonic()
@@ -98,8 +98,9 @@ def run_one(config: Path, method: str, keep_float: Any, extra: Dict[str, Any],
     seconds = time.monotonic() - started
     report = ev.evaluate(cfg, frames.ImageFolder(str(folders['eval'])), int8_model=str(out),
                          log=quiet)
-    head = json.loads(out.with_name('model.int8.calib.json').read_text())['output_head_float']
-    layouts = {'tensorrt': out, 'onnxruntime': out.with_name('model.int8.cpu.onnx')}
+    family = artifacts.ArtifactFamily(out)
+    head = json.loads(family.provenance.read_text())['output_head_float']
+    layouts = _layout_files(out)
     row: Dict[str, Any] = {
         'config': config.name, 'method': method, 'settings': extra,
         'kept_float': result.kept_float, 'head': head, 'calibration_s': round(seconds, 1),
@@ -201,37 +202,52 @@ def fidelity(config: Path, folders: Dict[str, Path], rows: List[Dict[str, Any]],
     logits = np.concatenate(sensitivity.model_outputs(resolve_model(cfg.model_path)[0],
                                                       input_name, stacked))
     top2 = np.sort(logits, axis=1)[:, -2:]
-    runs = metrics.agreement_under_noise(logits, FIDELITY_GRID, trials)
-    measured = []
+    artefacts = []
     for row in rows:
         if row['config'] != config.name:
             continue
         for layout in ('tensorrt', 'onnxruntime'):
             db = row['eval_sqnr_db'].get(layout)
             if isinstance(db, (int, float)) and layout in row:
-                model = metrics.agreement_under_noise(logits, [db], trials)[0]
-                entry = {'tag': row.get('tag', ''), 'layout': layout, 'sqnr_db': db,
-                         'top1_agreement': row[layout]['top1_agreement'],
-                         'expected': float(model.mean())}
-                path = root / entry['tag'] / LAYOUT_FILES[layout] if root else None
-                if path is not None and path.is_file():
-                    entry['unoptimised'] = _second_execution(path, input_name, stacked, logits)
-                measured.append(entry)
+                artefacts.append((row, layout, float(db)))
+    # one simulation for every SQNR asked about: the draws are shared, so each row is the
+    # same as a simulation of that SQNR alone
+    dbs = sorted(set(metrics.NEEDED_GRID) | set(FIDELITY_GRID) | {a[2] for a in artefacts})
+    runs = dict(zip(dbs, metrics.agreement_under_noise(logits, dbs, trials)))
+    needed_dbs = list(metrics.NEEDED_GRID)
+    needed_runs = np.stack([runs[db] for db in needed_dbs])
+    measured = []
+    for row, layout, db in artefacts:
+        entry = {'tag': row.get('tag', ''), 'layout': layout, 'sqnr_db': db,
+                 'top1_agreement': row[layout]['top1_agreement'],
+                 'expected': float(runs[db].mean())}
+        path = _layout_files(root / entry['tag'] / ARTEFACT)[layout] if root else None
+        if path is not None and path.is_file():
+            entry['unoptimised'] = _second_execution(path, input_name, stacked, logits)
+        measured.append(entry)
     return {
         'config': config.name, 'frames': int(len(logits)), 'trials': trials,
         'logit_gap_below': {str(g): int(np.sum(top2[:, 1] - top2[:, 0] < g))
                             for g in (0.01, 0.05, 0.1)},
-        'grid': [{'sqnr_db': db, 'expected': float(r.mean()),
-                  'p_98': float(np.mean(r >= 0.98 - 1e-9)),
-                  'p_99': float(np.mean(r >= 0.99 - 1e-9))}
-                 for db, r in zip(FIDELITY_GRID, runs)],
-        'needed': {str(a): metrics.fidelity_needed(logits, a, trials=trials)
+        'grid': [{'sqnr_db': db, 'expected': float(runs[db].mean()),
+                  'p_98': float(np.mean(metrics.meets(runs[db], 0.98))),
+                  'p_99': float(np.mean(metrics.meets(runs[db], 0.99)))}
+                 for db in FIDELITY_GRID],
+        'needed': {str(a): metrics.thresholds_met(needed_runs, needed_dbs, a)
                    for a in (0.98, 0.99)},
         'measured': measured,
     }
 
 
-LAYOUT_FILES = {'tensorrt': 'model.int8.onnx', 'onnxruntime': 'model.int8.cpu.onnx'}
+ARTEFACT = 'model.int8.onnx'
+"""The TensorRT layout's file name in each study folder; the family names the others."""
+
+
+def _layout_files(main: Path) -> Dict[str, Path]:
+    """Return the two layouts of an artefact, named as ``evaluate`` reports them."""
+    from jetson_infer_ros.quant import artifacts
+    family = artifacts.ArtifactFamily(main)
+    return {'tensorrt': family.main, 'onnxruntime': family.cpu}
 
 
 def _second_execution(path: Path, input_name: str, stacked: Any, logits: Any
@@ -320,7 +336,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 continue
             print(f'[study] {tag}', file=sys.stderr, flush=True)
             row = run_one(config_dir / f'{name}.yaml', method, keep, extra, folders,
-                          root / tag / 'model.int8.onnx')
+                          root / tag / ARTEFACT)
             row['tag'] = tag
             rows.append(row)
             log.write(json.dumps(row) + '\n')
