@@ -33,6 +33,11 @@ the other nodes. Measured with EfficientNet-Lite0, 2 threads, frames paced at 30
 CPU per frame instead of 4.4 ms (a whole core kept busy against 13 %). So
 ``allow_spinning`` defaults to off here; set ``BackendOptions.extra =
 (('allow_spinning', True),)`` where cores are to spare and every millisecond counts.
+Spinning only inside a run (ONNX Runtime's ``session.force_spinning_stop``) looked like
+the best of both in a bare loop (3.27 ms paced at 30 Hz, CPU as without spinning), but
+inside the node it was worse: an interleaved A/B of the node, 3 x 240 frames at 30 Hz,
+gave 8.87 ms p50 / 16.3 ms p99 end to end against 7.76 / 9.2 ms without spinning, so it
+is not offered.
 
 Memory: building a session parses the whole model and makes optimised copies of its
 weights, then frees the intermediates; glibc keeps those freed pages in the heap, so
@@ -55,6 +60,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from jetson_infer_ros import heap
 from jetson_infer_ros.assets.cache import file_sha256
 from jetson_infer_ros.backends.base import (
     Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
@@ -105,21 +111,6 @@ def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ('1', 'true', 'yes', 'on')
     return bool(value)
-
-
-def release_freed_heap() -> bool:
-    """Return freed heap pages to the OS (glibc only); True when it could ask."""
-    import ctypes
-    import ctypes.util
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):    # not glibc (musl, macOS): nothing to do
-        return False
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    trim(0)
-    return True
 
 
 def _dims(shape: Any) -> Tuple[int, ...]:
@@ -182,7 +173,7 @@ class OnnxRuntimeBackend(Backend):
         except BaseException:
             self._clear()
             raise
-        release_freed_heap()
+        heap.release_freed()
 
     def _session_options(self, ort):
         so = ort.SessionOptions()
