@@ -18,7 +18,10 @@ An image subscriber that only notes what arrived: the transport half of issue 11
 Subscribes to ``image`` with the node's own input QoS (best effort, keep last 1 by
 default) on the raw CDR path, reads just the header stamp, and writes one JSON line per
 frame (stamp, receipt time, size) so the bench can count delivered/sent and measure
-camera -> subscriber latency with and without the large-data Fast DDS profile.
+camera -> subscriber latency with and without the large-data Fast DDS profile. It spins
+on its main thread, so it keeps frame buffers on the heap (``heap.keep_frame_buffers``)
+to cost what the node's input thread costs, unless ``--glibc-heap`` asks for glibc's
+defaults (what a plain Python subscriber pays; see heap.py).
 """
 
 from __future__ import annotations
@@ -39,7 +42,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument('--kind', default='',
                     help="add 'kind': KIND to every line (the bench's wire runs read them "
                     'like answers)')
+    ap.add_argument('--glibc-heap', action='store_true',
+                    help="leave glibc's allocator defaults (no heap.keep_frame_buffers)")
     args = ap.parse_args(argv)
+
+    if not args.glibc_heap:
+        from jetson_infer_ros import heap
+        heap.keep_frame_buffers()
 
     import rclpy
     from rclpy.executors import ExternalShutdownException

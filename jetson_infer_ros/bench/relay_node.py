@@ -21,7 +21,10 @@ carrying it on ``classification`` (reliable, depth 10, as the node's output). Ca
 relay -> listener therefore costs what DDS, rclpy dispatch and two process hops cost
 with no work in between; subtracting it from the node's end-to-end latency leaves what
 the node itself adds. ``--executor`` swaps the executor so the cost of the inference
-node's MultiThreadedExecutor can be measured apart. Exists only for the benchmark.
+node's MultiThreadedExecutor can be measured apart. It keeps frame buffers on the heap
+(``heap.keep_frame_buffers``): spun on the main thread it would otherwise fault every
+frame's pages in again, which the node's input thread does not, and stop being a floor.
+Exists only for the benchmark.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="single: rclpy.spin; multi: the inference node's MultiThreadedExecutor "
                     '(4 threads, spin_once loop)')
     args = ap.parse_args(argv)
+
+    from jetson_infer_ros import heap
+    heap.keep_frame_buffers()
 
     import rclpy
     from rclpy.executors import ExternalShutdownException

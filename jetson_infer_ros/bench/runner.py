@@ -183,6 +183,10 @@ class Runner:
                     self.log(f'[bench] raw backend {model} {precision}')
                     row.update(ip.raw_backend(pipeline, self.frames(size0)[0],
                                               self.o.raw_runs))
+                    self.log(f'[bench] raw backend {model} {precision} paced at '
+                             f'{self.o.rate:g} Hz')
+                    row['paced'] = ip.raw_backend(pipeline, self.frames(size0)[0],
+                                                  self.o.raw_runs, pace_hz=self.o.rate)
                     raw.append(row)
                     for size in self.o.sizes:
                         payloads = ip.serialized_frames(self.frames(size))
@@ -281,12 +285,14 @@ class Runner:
         from jetson_infer_ros.bench.transport import run_delivery
         out = []
         for size in self.o.transport_sizes:
-            for profile in (True, False):
+            for profile, glibc_heap in ((True, False), (True, True), (False, False)):
                 self.log(f'[bench] transport {size_label(size)} '
-                         f'{"profile" if profile else "defaults"}')
+                         f'{"profile" if profile else "defaults"}'
+                         f'{", glibc heap" if glibc_heap else ""}')
                 out.append(run_delivery(size, profile, self.work / 'transport',
                                         rate=self.o.rate, duration=self.o.transport_duration,
-                                        warmup=self.o.warmup, log=self.log))
+                                        warmup=self.o.warmup, log=self.log,
+                                        glibc_heap=glibc_heap))
         self.results['transport'] = out
 
     def section_memory(self) -> None:

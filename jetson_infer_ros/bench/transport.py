@@ -19,7 +19,9 @@ A camera process publishes rgb8 frames best effort at 30 Hz; an image sink proce
 node's input QoS: best effort, keep last 1, raw CDR) notes each arrival. With the
 shipped large-data Fast DDS profile and with Fast DDS defaults, alternately, the run
 reports delivered/sent and the camera -> subscriber latency. No inference is involved:
-this is the transport alone.
+this is the transport alone. With the profile, the sink also runs once with glibc's
+heap defaults instead of ``heap.keep_frame_buffers``: the page faults a Python
+subscriber spinning on its main thread pays per frame without it (heap.py).
 """
 
 from __future__ import annotations
@@ -37,21 +39,24 @@ from jetson_infer_ros.bench.summary import summarize
 
 def run_delivery(size: Tuple[int, int], profile: bool, work: Path, rate: float = 30.0,
                  duration: float = 5.0, warmup: float = 1.0,
-                 log: Callable[[str], None] = print) -> Dict[str, Any]:
+                 log: Callable[[str], None] = print, glibc_heap: bool = False) -> Dict[str, Any]:
     """Publish best effort for ``duration`` s and count what the sink received."""
     label = f'transport-{size[0]}x{size[1]}-{"profile" if profile else "defaults"}'
+    label += '-glibcheap' if glibc_heap else ''
     work.mkdir(parents=True, exist_ok=True)
     env = procs.run_env(profile=profile)
     out = work / f'{label}.sink.jsonl'
     summary_path = work / f'{label}.camera.json'
     result: Dict[str, Any] = {'size': f'{size[0]}x{size[1]}', 'profile': profile,
+                              'heap': 'glibc' if glibc_heap else 'kept',
                               'rate': rate, 'duration': duration,
                               'profile_file': env.get('FASTDDS_DEFAULT_PROFILES_FILE', '')}
     children = []
     try:
         sink = procs.Child(f'{label}.sink', [sys.executable, '-m',
                                              'jetson_infer_ros.bench.image_sink', '--out',
-                                             str(out)], env, work)
+                                             str(out)] + (['--glibc-heap'] if glibc_heap
+                                                          else []), env, work)
         children.append(sink)
         sink.wait_for('sink ready', 60)
         camera = procs.Child(f'{label}.camera', [

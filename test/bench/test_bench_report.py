@@ -239,6 +239,26 @@ def test_wire_floor_and_forced_int8_targets():
     assert 'wire p50 (p99)' in md
 
 
+def test_paced_raw_backend_gives_its_own_overhead_rows_beside_back_to_back():
+    results = _results()
+    results['raw_backend'][0]['paced'] = {'runs': 200, 'pace_hz': 30.0,
+                                          'infer_ms': summarize([5.5] * 200)}
+    results['summary'] = aggregate.summarize_results(results)
+    targets = {t['target']: t for t in results['summary']['targets']}
+    b2b = targets['node overhead p50 (end to end - raw backend)']
+    paced = targets['node overhead p50 (end to end - raw backend paced at the camera rate)']
+    assert b2b['measured'] == pytest.approx(9.0 - 4.0)
+    assert paced['measured'] == pytest.approx(9.0 - 5.5) and paced['met'] is False
+    assert 'node overhead p99 (end to end - raw backend paced at the camera rate)' in targets
+    md = report.render(results, None)
+    assert '| efficientnet_lite0 | fp32 (fp32) | back to back | 200 | 4.00 |' in md
+    assert '| efficientnet_lite0 | fp32 (fp32) | paced at 30 Hz | 200 | 5.50 |' in md
+    assert 'raw backend, efficientnet_lite0 fp32, paced at 30 Hz' in report.headline(results)
+    # a run without the paced measurement (older bench.json) renders without those rows
+    plain = {t['target'] for t in _results()['summary']['targets']}
+    assert not any('paced' in t for t in plain)
+
+
 def test_forced_int8_params_lower_the_gate_only_when_forced(tmp_path):
     import yaml
     from jetson_infer_ros.bench.e2e import RunSpec, write_params

@@ -72,6 +72,9 @@ def test_raw_backend_and_in_process_stages(quick_report):
     assert raw['model'] == 'efficientnet_lite0' and raw['precision'] == 'fp32'
     assert raw['infer_ms']['n'] == raw['runs'] == len(raw['samples'])
     assert all(_finite(raw['infer_ms'][q]) for q in ('p50', 'p90', 'p99'))
+    paced = raw['paced']
+    assert paced['pace_hz'] == r['options']['rate'] and paced['runs'] == raw['runs']
+    assert paced['infer_ms']['n'] == len(paced['samples']) == raw['runs']
     stages = r['node_path_inprocess'][0]['stages_ms']
     assert set(stages) == {'convert', 'preprocess', 'infer', 'postprocess', 'message', 'total'}
     conv = r['conversion'][0]
@@ -104,10 +107,12 @@ def test_end_to_end_runs_answer_and_account_for_every_frame(quick_report):
 
 def test_transport_memory_and_targets(quick_report):
     r = quick_report['results']
-    transport = {t['profile']: t for t in r['transport']}
-    assert set(transport) == {True, False}
-    assert transport[True]['delivered'] > 0       # the shipped profile carries 640x480
-    assert transport[False]['profile_file'] == ''
+    transport = {(t['profile'], t['heap']): t for t in r['transport']}
+    assert set(transport) == {(True, 'kept'), (True, 'glibc'), (False, 'kept')}
+    for heap in ('kept', 'glibc'):       # the shipped profile carries 640x480 either way
+        assert transport[True, heap]['delivered'] > 0
+    assert transport[False, 'kept']['profile_file'] == ''
+    assert 'glibc defaults' in quick_report['markdown']
     mem = r['memory']
     assert mem['idle_node']['rss_mb'] > 0
     assert mem['idle_node']['smaps']['by_owner_mb']      # where the idle megabytes are
