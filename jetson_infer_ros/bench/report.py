@@ -296,7 +296,7 @@ def comparison_section(groups: List[Dict[str, Any]], r: Dict[str, Any]) -> List[
 
 def _heap(t: Dict[str, Any]) -> str:
     """Name the subscriber's heap setting of a transport row (older runs: the defaults)."""
-    return {'kept': 'kept', 'glibc': 'glibc defaults'}.get(t.get('heap', ''), 'glibc defaults')
+    return 'kept' if t.get('heap') == 'kept' else 'glibc defaults'
 
 
 def transport_section(r: Dict[str, Any]) -> List[str]:
