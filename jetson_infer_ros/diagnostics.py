@@ -72,6 +72,7 @@ def build_values(snapshot: Mapping[str, Any], info: Mapping[str, Any], input_rat
     values: List[Tuple[str, str]] = [(k, _fmt(v)) for k, v in info.items()]
     values += [('input_rate_hz', _fmt(input_rate)), ('output_rate_hz', _fmt(output_rate)),
                ('frames_received', _fmt(snapshot.get('received', 0))),
+               ('frames_taken', _fmt(snapshot.get('taken', 0))),
                ('frames_processed', _fmt(snapshot.get('processed', 0))),
                ('frames_published', _fmt(snapshot.get('published', 0)))]
     drops = snapshot.get('drops', {})

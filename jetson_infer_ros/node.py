@@ -19,7 +19,10 @@ Where a frame goes (read top to bottom):
   1. ``_on_image``: the subscription callback of a camera only stamps the arrival and
      hands the serialized frame to that camera's slot. It never blocks: the newest
      frame replaces one not yet started (counted as ``stale``), or in lossless mode it
-     joins a bounded in-order queue.
+     joins a bounded in-order queue. Outside lossless mode the subscription is not even
+     taken while the worker is busy (input_gate.py): the middleware keeps the newest
+     sample, and the frames it replaced are counted as ``stale`` from the publisher's
+     sequence numbers.
   2. ``_worker_loop`` (a plain thread, not an executor callback, so inference never
      holds up lifecycle, parameter or diagnostics services): collects a batch, at most
      one frame per camera (see batching.py for the wait bound and fairness rule).
@@ -38,6 +41,7 @@ Lifecycle (driven by a lifecycle manager or the launch file's autostart):
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -58,6 +62,7 @@ from jetson_infer_ros import params as P
 from jetson_infer_ros.batching import BatchCollector
 from jetson_infer_ros.config import DEFAULT_NODE_NAME, InferConfig
 from jetson_infer_ros.image_convert import ImageFormatError
+from jetson_infer_ros.input_gate import message_info_supported, PublisherSequences, TakeGate
 from jetson_infer_ros.stats import PipelineStats, RateMeter, StageTimer
 from jetson_infer_ros.transport_watch import TransportWatch
 
@@ -111,6 +116,7 @@ class Camera:
         self.stats = PipelineStats(window=512)
         self.in_rate, self.out_rate = RateMeter(), RateMeter()
         self.transport = TransportWatch()
+        self.sequences = PublisherSequences()
 
     def out_topic(self, name: str) -> str:
         return f'{self.out_ns}/{name}' if self.out_ns else name
@@ -150,6 +156,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
         self._log_limited = RateLimitedLog(self.get_logger())
         self._collector: Optional[BatchCollector] = None
         self._worker: Optional[threading.Thread] = None
+        self._worker_busy = False
         self._pub_labels: Any = None
         self._in_rate, self._out_rate = RateMeter(), RateMeter()
         from diagnostic_msgs.msg import DiagnosticArray
@@ -345,16 +352,28 @@ class InferenceNode(LifecycleNodeMixin, Node):
             self.stats.count_lost(change)
             cam.stats.count_lost(change)
             cam.transport.lost = int(info.total_count)
+            cam.sequences.note_lost(change)
 
+        cam.sequences = PublisherSequences()
+        gated = not cfg.lossless and message_info_supported()
+        if gated:
+            def callback(payload: Any, info: Any, cam: Camera = cam) -> None:
+                self._on_image(cam, payload, info)
+        else:
+            def callback(payload: Any, cam: Camera = cam) -> None:  # type: ignore[misc]
+                self._on_image(cam, payload)
         cam.sub = self._input.node.create_subscription(
-            msg_type, topic, lambda payload, cam=cam: self._on_image(cam, payload),
-            self._input_qos(cfg),
+            msg_type, topic, callback, self._input_qos(cfg),
+            callback_group=TakeGate(functools.partial(self._may_take, cam)) if gated else None,
             event_callbacks=SubscriptionEventCallbacks(message_lost=on_lost),
             raw=bool(cfg.zero_copy_input))
+        taking = ('every frame in order' if cfg.lossless else
+                  'the newest frame when the worker is free' if gated else
+                  'every frame, the newest kept (this rclpy gives no MessageInfo)')
         self.get_logger().info(
             f'camera {cam.index}: {cam.sub.topic_name} ({msg_type.__name__}, '
             f'{"lossless, reliable" if cfg.lossless else cfg.qos_reliability}, '
-            f'{"raw CDR" if cfg.zero_copy_input else "message"} path) -> '
+            f'{"raw CDR" if cfg.zero_copy_input else "message"} path, takes {taking}) -> '
             f'{cam.pub_out.topic_name}')
 
     def _unsubscribe(self) -> None:
@@ -389,8 +408,26 @@ class InferenceNode(LifecycleNodeMixin, Node):
             self.cameras[camera].stats.drop(reason, count)
 
     # ------------------------------------------------------------------ data flow
-    def _on_image(self, cam: Camera, payload: Any) -> None:
+    def _may_take(self, cam: Camera) -> bool:
+        """Whether the input executor may take this camera's next sample now."""
+        if not cam.sequences.counting:
+            return True       # frames left in the middleware could not be counted
+        collector = self._collector
+        return not self._worker_busy and (collector is None or
+                                          collector.pending(cam.index) == 0)
+
+    def _on_image(self, cam: Camera, payload: Any, info: Any = None) -> None:
         """Subscription callback: stamp arrival, hand over, return at once."""
+        if info is not None and cam.sequences.counting:
+            skipped = cam.sequences.skipped(info)
+            if skipped:       # replaced in the middleware's history while we were busy
+                self.stats.count_received(skipped, taken=False)
+                cam.stats.count_received(skipped, taken=False)
+                self._count_drop(cam.index, 'stale', None, skipped)
+            elif not cam.sequences.counting:
+                self.get_logger().warning(
+                    f'{cam.topic}: the middleware gives no publisher sequence numbers, so '
+                    'frames left unread could not be counted: taking every frame instead')
         self.stats.count_received()
         cam.stats.count_received()
         collector = self._collector
@@ -404,7 +441,12 @@ class InferenceNode(LifecycleNodeMixin, Node):
         while True:
             batch = collector.collect(timeout=0.1)
             if batch:
-                self._process(batch)
+                self._worker_busy = True
+                try:
+                    self._process(batch)
+                finally:
+                    self._worker_busy = False
+                    self._input.wake()     # the gated subscriptions may be taken again
             elif collector._closed and collector.pending() == 0:
                 return
 
@@ -569,6 +611,10 @@ class InputSpinner:
                 if self._stop.is_set() or not rclpy.ok(context=self.node.context):
                     return
                 raise
+
+    def wake(self) -> None:
+        """Make the executor rebuild its wait set now (a gate opened)."""
+        self._executor.wake()
 
     def close(self) -> None:
         self._stop.set()

@@ -66,6 +66,7 @@ class PipelineStats:
         self.rings: Dict[str, Ring] = {s: Ring(window) for s in stages}
         self.drops: Dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self.received = 0
+        self.taken = 0               # received frames copied out of the middleware
         self.processed = 0
         self.published = 0
         self.lost_in_transport = 0   # never reached us: dropped inside the middleware
@@ -82,9 +83,12 @@ class PipelineStats:
         with self._lock:
             self.drops[reason] = self.drops.get(reason, 0) + count
 
-    def count_received(self) -> None:
+    def count_received(self, count: int = 1, taken: bool = True) -> None:
+        """Count frames that reached us; ``taken=False``: left in the middleware unread."""
         with self._lock:
-            self.received += 1
+            self.received += count
+            if taken:
+                self.taken += count
 
     def count_lost(self, count: int) -> None:
         with self._lock:
@@ -111,7 +115,8 @@ class PipelineStats:
 
     def snapshot(self) -> Dict[str, object]:
         with self._lock:
-            counts = {'received': self.received, 'processed': self.processed,
+            counts = {'received': self.received, 'taken': self.taken,
+                      'processed': self.processed,
                       'published': self.published, 'drops': dict(self.drops),
                       'lost_in_transport': self.lost_in_transport}
         counts['stages_ms'] = {s: self.percentiles(s) for s in self.rings

@@ -117,6 +117,8 @@ def group_runs(runs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                     drops[reason] = drops.get(reason, 0) + int(count)
             node = {'stages_ms': _mean_stages(nodes),
                     'received': sum(n['received'] for n in nodes),
+                    'taken': (sum(n['taken'] for n in nodes)
+                              if all(n.get('taken') is not None for n in nodes) else None),
                     'processed': sum(n['processed'] for n in nodes),
                     'dropped': sum(n['dropped'] for n in nodes), 'drops': drops,
                     'lost_in_transport': sum(n.get('lost_in_transport', 0) for n in nodes),

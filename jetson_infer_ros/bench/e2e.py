@@ -196,7 +196,9 @@ def node_diagnostics(values: Dict[str, str]) -> Dict[str, Any]:
             stages[stage] = pct
     drops = {k[len('dropped.'):]: int(num(k)) for k in values
              if k.startswith('dropped.') and num(k) > 0}
+    taken = num('frames_taken')     # absent before the input gate
     return {'stages_ms': stages, 'received': int(num('frames_received')),
+            'taken': int(taken) if taken == taken else None,
             'processed': int(num('frames_processed')),
             'published': int(num('frames_published')),
             'dropped': int(num('frames_dropped')), 'drops': drops,

@@ -59,7 +59,10 @@ def _drops(g: Dict[str, Any]) -> str:
         parts = [f'{k} {v}' for k, v in sorted(node.get('drops', {}).items())]
         if node.get('lost_in_transport'):
             parts.append(f'transport {node["lost_in_transport"]}')
-        return ', '.join(parts) or '0'
+        text = ', '.join(parts) or '0'
+        if node.get('taken') is not None and node['taken'] < node.get('received', 0):
+            text += f' (taken {node["taken"]} of {node["received"]})'
+        return text
     return f'{g.get("unanswered_total", 0)} unanswered'
 
 

@@ -26,7 +26,7 @@ import math
 
 import pytest
 
-from jetson_infer_ros.bench import aggregate, report
+from jetson_infer_ros.bench import aggregate, e2e, report
 from jetson_infer_ros.bench.frames import parse_size, size_label
 from jetson_infer_ros.bench.runner import BenchOptions, parse_list, quick_options
 from jetson_infer_ros.bench.summary import fmt_ms, growth, mean_of, summarize
@@ -309,3 +309,18 @@ def test_smaps_breakdown_accounts_for_this_process():
     assert total == pytest.approx(rss, rel=0.2)
     assert 'Python' in out['by_owner_mb'] and out['anonymous_regions'] > 0
     assert 'error' in smaps_breakdown(2 ** 22 + 12345)     # no such process: said, not raised
+
+
+def test_frames_left_in_the_middleware_show_beside_the_drops():
+    results = _results()
+    over = [r for r in results['e2e_runs'] if r['kind'] == 'ours' and r['phase'] == 'overload']
+    over[0]['node']['taken'] = 70
+    results['summary'] = aggregate.summarize_results(results)
+    md = report.render(results, None)
+    assert '| stale 400 (taken 70 of 470) |' in md
+    # diagnostics from before the input gate have no frames_taken: nothing is claimed
+    assert '| stale 400 |' in report.render(_results(), None)
+    values = {'frames_received': '470', 'frames_processed': '70', 'frames_published': '70',
+              'frames_dropped': '400', 'dropped.stale': '400'}
+    assert e2e.node_diagnostics(values)['taken'] is None
+    assert e2e.node_diagnostics(dict(values, frames_taken='70'))['taken'] == 70
