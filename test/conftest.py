@@ -80,6 +80,23 @@ def processes(tmp_path):
     group.stop_all()
 
 
+@pytest.fixture
+def in_fresh_process():
+    """
+    Run a module-level function in a new interpreter and return its result.
+
+    rclpy started inside the pytest process leaves middleware threads behind, and a later
+    test whose tool forks without exec (ament_flake8's worker pool) hangs on their locks
+    (seen: flake8 after an in-process InferenceNode). Such tests run their ROS part here.
+    """
+    import multiprocessing
+
+    def run(fn, *args, timeout: float = 120.0):
+        with multiprocessing.get_context('spawn').Pool(1) as pool:
+            return pool.apply_async(fn, args).get(timeout)
+    return run
+
+
 @pytest.fixture(scope='session')
 def ros_env():
     """Environment for child processes: same isolated domain as this test session."""

@@ -31,47 +31,65 @@ def _info(seq, gid=GID):
             'publisher_gid': gid}
 
 
-@pytest.fixture
-def node():
-    import rclpy
-    from rclpy.context import Context
+class _Node:
+    """An InferenceNode on its own context, never spun: its input logic is called directly."""
 
-    from jetson_infer_ros.node import Camera, InferenceNode
-    ctx = Context()
-    rclpy.init(context=ctx)
-    n = InferenceNode('take_gate_test', context=ctx)
-    n.cameras = [Camera(0, 'image', '/')]
-    n._collector = BatchCollector(1, on_drop=n._count_drop)
-    yield n
-    n._collector = None
-    n.teardown()
-    n._input.close()
-    n.destroy_node()
-    rclpy.shutdown(context=ctx)
+    def __enter__(self):
+        import rclpy
+        from rclpy.context import Context
 
+        from jetson_infer_ros.node import Camera, InferenceNode
+        self.ctx = Context()
+        rclpy.init(context=self.ctx)
+        self.node = InferenceNode('take_gate_test', context=self.ctx)
+        self.node.cameras = [Camera(0, 'image', '/')]
+        self.node._collector = BatchCollector(1, on_drop=self.node._count_drop)
+        return self.node
 
-def test_busy_worker_shuts_the_gate_and_skipped_frames_are_counted(node):
-    cam = node.cameras[0]
-    assert node._may_take(cam)
-    node._on_image(cam, b'frame 10', _info(10))
-    assert not node._may_take(cam)            # a frame waits for the worker
-    assert node._collector.collect(timeout=0)
-    node._worker_busy = True
-    assert not node._may_take(cam)            # the worker is on it
-    node._worker_busy = False
-    assert node._may_take(cam)
-    node._on_image(cam, b'frame 14', _info(14))   # 11, 12, 13 were replaced unread
-    snap = node.stats.snapshot()
-    assert (snap['received'], snap['taken'], snap['drops']['stale']) == (5, 2, 3)
-    assert cam.stats.snapshot()['received'] == 5
+    def __exit__(self, *exc):
+        import rclpy
+        self.node._collector = None
+        self.node.teardown()
+        self.node._input.close()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.ctx)
 
 
-def test_without_sequence_numbers_every_frame_is_taken_as_before(node):
-    cam = node.cameras[0]
-    node._on_image(cam, b'frame', _info(None))
-    assert not cam.sequences.counting
-    node._worker_busy = True
-    assert node._may_take(cam)                # nothing could count what it left behind
-    node._on_image(cam, b'next', _info(None))     # replaces the waiting frame: counted
-    snap = node.stats.snapshot()
-    assert (snap['received'], snap['taken'], snap['drops']['stale']) == (2, 2, 1)
+def _busy_worker_shuts_the_gate():
+    with _Node() as node:
+        cam = node.cameras[0]
+        assert node._may_take(cam)
+        node._on_image(cam, b'frame 10', _info(10))
+        assert not node._may_take(cam)            # a frame waits for the worker
+        assert node._collector.collect(timeout=0)
+        node._worker_busy = True
+        assert not node._may_take(cam)            # the worker is on it
+        node._worker_busy = False
+        assert node._may_take(cam)
+        node._on_image(cam, b'frame 14', _info(14))   # 11, 12, 13 were replaced unread
+        snap = node.stats.snapshot()
+        return (snap['received'], snap['taken'], snap['drops']['stale'],
+                cam.stats.snapshot()['received'])
+
+
+def _without_sequence_numbers():
+    with _Node() as node:
+        cam = node.cameras[0]
+        node._on_image(cam, b'frame', _info(None))
+        counting = cam.sequences.counting
+        node._worker_busy = True
+        may_take = node._may_take(cam)
+        node._on_image(cam, b'next', _info(None))     # replaces the waiting frame
+        snap = node.stats.snapshot()
+        return counting, may_take, (snap['received'], snap['taken'], snap['drops']['stale'])
+
+
+def test_busy_worker_shuts_the_gate_and_skipped_frames_are_counted(in_fresh_process):
+    assert in_fresh_process(_busy_worker_shuts_the_gate) == (5, 2, 3, 5)
+
+
+def test_without_sequence_numbers_every_frame_is_taken_as_before(in_fresh_process):
+    counting, may_take, counts = in_fresh_process(_without_sequence_numbers)
+    assert not counting
+    assert may_take                           # nothing could count what it left behind
+    assert counts == (2, 2, 1)                # the replaced frame is counted as stale
