@@ -46,7 +46,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
@@ -354,14 +354,17 @@ class InferenceNode(LifecycleNodeMixin, Node):
             cam.transport.lost = int(info.total_count)
             cam.sequences.note_lost(change)
 
-        cam.sequences = PublisherSequences()
+        cam.sequences = PublisherSequences()   # frames sent while inactive are no gap
         gated = not cfg.lossless and message_info_supported()
-        if gated:
-            def callback(payload: Any, info: Any, cam: Camera = cam) -> None:
-                self._on_image(cam, payload, info)
-        else:
-            def callback(payload: Any, cam: Camera = cam) -> None:  # type: ignore[misc]
-                self._on_image(cam, payload)
+
+        def with_info(payload: Any, info: Any, cam: Camera = cam) -> None:
+            self._on_image(cam, payload, info)
+
+        def message_only(payload: Any, cam: Camera = cam) -> None:
+            self._on_image(cam, payload)
+
+        # rclpy hands MessageInfo to a callback that takes two arguments
+        callback: Callable[..., None] = with_info if gated else message_only
         cam.sub = self._input.node.create_subscription(
             msg_type, topic, callback, self._input_qos(cfg),
             callback_group=TakeGate(functools.partial(self._may_take, cam)) if gated else None,
