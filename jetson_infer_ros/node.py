@@ -355,7 +355,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
             cam.sequences.note_lost(change)
 
         cam.sequences = PublisherSequences()   # frames sent while inactive are no gap
-        gated = not cfg.lossless and message_info_supported()
+        gated = _takes_when_ready(cfg)
 
         def with_info(payload: Any, info: Any, cam: Camera = cam) -> None:
             self._on_image(cam, payload, info)
@@ -390,7 +390,8 @@ class InferenceNode(LifecycleNodeMixin, Node):
             len(self.cameras), max_batch=cfg.max_batch, max_wait=cfg.max_batch_wait_ms / 1e3,
             lossless=cfg.lossless, queue_size=cfg.lossless_queue_size,
             on_drop=self._count_drop)
-        self._worker = threading.Thread(target=self._worker_loop, args=(self._collector,),
+        self._worker = threading.Thread(target=self._worker_loop,
+                                        args=(self._collector, _takes_when_ready(cfg)),
                                         name='jetson_infer_worker', daemon=True)
         self._worker.start()
 
@@ -439,7 +440,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
             return
         collector.put(cam.index, Frame(payload, time.perf_counter()))
 
-    def _worker_loop(self, collector: BatchCollector) -> None:
+    def _worker_loop(self, collector: BatchCollector, gated: bool) -> None:
         """Run batches until deactivated, then drain what is still pending."""
         while True:
             batch = collector.collect(timeout=0.1)
@@ -449,7 +450,8 @@ class InferenceNode(LifecycleNodeMixin, Node):
                     self._process(batch)
                 finally:
                     self._worker_busy = False
-                    self._input.wake()     # the gated subscriptions may be taken again
+                    if gated:      # the subscriptions may be taken again: rebuild the wait set
+                        self._input.wake()
             elif collector._closed and collector.pending() == 0:
                 return
 
@@ -625,6 +627,11 @@ class InputSpinner:
         self._executor.remove_node(self.node)
         self._executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
+
+
+def _takes_when_ready(cfg: InferConfig) -> bool:
+    """Whether camera subscriptions wait for a free worker (input_gate.py) this activation."""
+    return not cfg.lossless and message_info_supported()
 
 
 def _count(value: Any) -> int:
