@@ -17,7 +17,8 @@ Child processes stopped the way a user stops them, and their logs read back.
 
 A ROS node shuts down cleanly on SIGINT (Ctrl-C): it leaves the graph, so the other
 processes see it go at once, and it removes its shared-memory files. Only a child that
-has not finished ``grace`` seconds after SIGINT is killed. The demo, the regression
+has not finished ``grace`` seconds after SIGINT is killed, and the Fast DDS files it owned
+are removed then (shm_cleanup.py). The demo, the regression
 runs and the test fixtures start nodes, players and recorders as their own processes,
 and stop them, and quote their logs in errors, all the same way.
 """
@@ -29,6 +30,8 @@ import signal
 import subprocess
 from typing import Union
 
+from jetson_infer_ros import shm_cleanup
+
 
 def stop(proc: subprocess.Popen, grace: float = 10.0) -> int:
     """Stop ``proc`` if it still runs: SIGINT, then SIGKILL after ``grace`` s; return its code."""
@@ -37,8 +40,7 @@ def stop(proc: subprocess.Popen, grace: float = 10.0) -> int:
         try:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+            shm_cleanup.kill(proc)     # and remove the shared-memory files it leaves
     return proc.returncode
 
 

@@ -44,6 +44,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from jetson_infer_ros import child_process
+from jetson_infer_ros import shm_cleanup
 
 Log = Callable[[str], None]
 STAGES = ('convert', 'preprocess', 'infer', 'postprocess', 'message', 'publish', 'total')
@@ -216,7 +217,7 @@ def _run_ros(opt: DemoOptions, cfg: Any, values: Dict[str, Any], env: Dict[str, 
             time.sleep(0.05)
     finally:
         if replay is not None and replay.poll() is None:
-            replay.kill()
+            shm_cleanup.kill(replay)
         child_process.stop(node)
         node_log.close()
         listener.stop()

@@ -32,6 +32,8 @@ import sys
 import time
 from typing import Any, Dict, List
 
+from jetson_infer_ros import shm_cleanup
+
 
 def _proc(pid: int) -> Dict[str, Any]:
     rss = 0
@@ -84,7 +86,7 @@ def run_soak(config: str, duration: float, warmup: float, rate: float, out_dir: 
             try:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                p.kill()
+                shm_cleanup.kill(p)
         node_log.close()
     after = [s for s in samples if s['t'] >= warmup]
     last_diag = _last_diag(diag_file)

@@ -34,6 +34,7 @@ import time
 import psutil
 import yaml
 
+from jetson_infer_ros import shm_cleanup
 from jetson_infer_ros.assets.data import cached_data
 from jetson_infer_ros.config import read_ros_parameters
 from jetson_infer_ros.ros_isolation import isolated_env
@@ -95,7 +96,7 @@ def run(mode: str, config: str, rate: float, duration: float, tmp: Path) -> dict
         try:
             p.wait(10)
         except subprocess.TimeoutExpired:
-            p.kill()
+            shm_cleanup.kill(p)
     last = {}
     for line in diag.read_text().splitlines():
         for st in json.loads(line)['status']:

@@ -32,13 +32,13 @@ import pytest
 
 from jetson_infer_ros import child_process
 from jetson_infer_ros import ros_isolation
+from jetson_infer_ros import shm_cleanup
 
 ROOT = Path(__file__).resolve().parent.parent
 
 ISOLATED_ENV = ros_isolation.apply_to_this_process(
     domain_id=int(os.environ['JETSON_INFER_TEST_DOMAIN_ID'])
     if 'JETSON_INFER_TEST_DOMAIN_ID' in os.environ else None)
-_SHM = ros_isolation.ShmJanitor()
 
 
 class ProcessGroup:
@@ -134,6 +134,6 @@ def prepared_model():
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Remove Fast DDS shared-memory files left by killed children of this session only."""
+    """Remove the Fast DDS files of killed children that were still in use at their kill."""
     time.sleep(0.2)
-    _SHM.clean()
+    shm_cleanup.remove_claimed()

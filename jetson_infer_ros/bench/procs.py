@@ -19,8 +19,8 @@ Every ROS process started here gets ``ros_isolation.isolated_env()`` (LOCALHOST
 discovery, a domain id of its own run, the large-data Fast DDS profile unless a run is
 explicitly about its absence). A Monitor thread samples the node's CPU time and RSS so
 a run can report CPU% and peak RSS over exactly its measured window. Processes are
-stopped like a user would (SIGINT, then SIGKILL); Fast DDS shared-memory files that
-killed children leave behind are removed at the end, only those this run created.
+stopped like a user would (SIGINT, then SIGKILL); the Fast DDS shared-memory files of a
+killed child are removed with it, only those it owned (shm_cleanup.py).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from jetson_infer_ros import ros_isolation
+from jetson_infer_ros import shm_cleanup
 
 
 class BenchProcessError(RuntimeError):
@@ -112,8 +113,7 @@ class Child:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             if not self.wait_exit(grace):
-                self.proc.kill()
-                self.wait_exit(5.0)
+                shm_cleanup.kill(self.proc)
         return self.proc.returncode
 
 
@@ -125,8 +125,7 @@ def stop_all(children: Sequence[Child], grace: float = 5.0) -> None:
     deadline = time.monotonic() + grace
     for c in live:
         if not c.wait_exit(max(0.0, deadline - time.monotonic())):
-            c.proc.kill()
-            c.wait_exit(5.0)
+            shm_cleanup.kill(c.proc)
 
 
 class Monitor(threading.Thread):

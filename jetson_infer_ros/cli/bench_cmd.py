@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from jetson_infer_ros import ros_isolation
     ros_isolation.apply_to_this_process()       # before anything imports rclpy
     from jetson_infer_ros.assets.data import cached_data
-    from jetson_infer_ros.ros_isolation import ShmJanitor
+    from jetson_infer_ros import shm_cleanup
     from jetson_infer_ros.bench.runner import config_path, Runner
     from jetson_infer_ros.pipeline import resolve_model
     options = options_from_args(args)
@@ -143,11 +143,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f'model {model} is not prepared: run `jetson-infer models`')
     out = Path(args.out)
     work = Path(tempfile.mkdtemp(prefix='jetson_infer_bench_'))
-    janitor = ShmJanitor()
     try:
         results = Runner(options, work, log=lambda m: print(m, flush=True)).run()
     finally:
-        janitor.clean()
+        shm_cleanup.remove_claimed()    # files of killed children still in use then
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     paths = write_report(results, out, Path(args.gpu_results))
