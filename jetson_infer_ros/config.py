@@ -30,6 +30,9 @@ from typing import Any, Dict, Mapping, Optional, Union
 from jetson_infer_ros import params as P
 
 DEFAULT_NODE_NAME = 'jetson_infer'
+# The key of the shipped params files: any namespace, any node name (launch's namespace:=,
+# node_name:=, -r __ns:=/__node:=); a file keyed by a node name applies to that name only.
+WILDCARD = '/**'
 
 
 class InferConfig(dict):
@@ -53,11 +56,32 @@ def config_from_mapping(values: Mapping[str, Any]) -> InferConfig:
 
 def read_ros_parameters(path: Union[str, Path], node_name: Optional[str] = None) -> Dict[str, Any]:
     """
-    Return the ``ros__parameters`` of one node in a ROS 2 params file.
+    Return the ``ros__parameters`` that apply to one node in a ROS 2 params file.
 
-    Accepts the forms ROS accepts: ``node_name:``, ``/namespace/node_name:``, ``/**:``
-    and nested namespaces. With no node name, a file with a single node entry is used.
+    Accepts the forms ROS accepts: ``/**:``, ``node_name:``, ``/namespace/node_name:``
+    and nested namespaces. With a node name, the entries rclpy would apply are merged
+    the way it merges them: ``/**`` first, then the node's own entry on top (a bare name
+    also finds ``/<any namespace>/<name>``, for tools that do not know the namespace).
+    With no node name, a file with one entry, or with ``/**`` and one other, is used.
     """
+    found = read_entries(path)
+    wildcard = found.get(WILDCARD, {})
+    if node_name is not None:
+        name = '/' + node_name.strip('/')
+        own = found.get(name)
+        if own is None and '/' not in node_name.strip('/'):
+            own = next((v for k, v in found.items() if k.endswith(name)), None)
+        if own is None and WILDCARD not in found:
+            raise ValueError(f'config file {path}: no parameters for node {node_name!r}')
+        return {**wildcard, **(own or {})}
+    others = [v for k, v in found.items() if k != WILDCARD]
+    if len(others) > 1:
+        raise ValueError(f'config file {path}: several nodes ({", ".join(found)}); name one')
+    return {**wildcard, **(others[0] if others else {})}
+
+
+def read_entries(path: Union[str, Path]) -> Dict[str, Dict[str, Any]]:
+    """Return every node entry of a params file by its full key (``/**``, ``/robot1/cam``)."""
     import yaml
     path = Path(path)
     try:
@@ -72,15 +96,19 @@ def read_ros_parameters(path: Union[str, Path], node_name: Optional[str] = None)
     _collect(data, '', found)
     if not found:
         raise ValueError(f'config file {path}: no ros__parameters section')
-    if node_name is not None:
-        for key in (node_name, '/' + node_name.lstrip('/'), '/**'):
-            for name, values in found.items():
-                if name == key or name.endswith('/' + node_name.lstrip('/')):
-                    return values
-        raise ValueError(f'config file {path}: no parameters for node {node_name!r}')
-    if len(found) > 1:
-        raise ValueError(f'config file {path}: several nodes ({", ".join(found)}); name one')
-    return next(iter(found.values()))
+    return found
+
+
+def applies_to(entry: str, node_fqn: str) -> bool:
+    """
+    Whether rclpy applies a params-file entry to the node of this full name.
+
+    rclpy (humble to kilted) applies exactly two entries: ``/**`` and the node's full
+    name (a key without a leading slash is taken as absolute, so ``jetson_infer:`` is
+    ``/jetson_infer`` and never applies under a namespace). Other wildcards such as
+    ``/robot1/*`` are rclcpp's, not rclpy's.
+    """
+    return entry == WILDCARD or entry == '/' + node_fqn.strip('/')
 
 
 def _collect(tree: Mapping[str, Any], prefix: str, found: Dict[str, Any]) -> None:
@@ -117,14 +145,15 @@ def load_config(path: Union[str, Path, None] = None, node_name: Optional[str] = 
         raise ValueError(f'invalid configuration{where}: {exc}') from None
 
 
-def render_yaml(values: Mapping[str, Any], title: str,
-                node_name: str = DEFAULT_NODE_NAME) -> str:
+def render_yaml(values: Mapping[str, Any], title: str, node_name: str = WILDCARD) -> str:
     """Render the canonical commented YAML of a configuration (every parameter, in order)."""
     cfg = P.validate(dict(values))
     lines = [f'# {title}', '#',
              '# Generated from jetson_infer_ros/params.py (the one parameter table); edit the',
              '# values freely, keep one parameter per line. `live` parameters change at run time',
-             '# (ros2 param set); the others take effect at the next configure.',
+             '# (ros2 param set); the others take effect at the next configure. Keyed `/**`,',
+             '# so it applies under any namespace and node name (launch namespace:=/node_name:=);',
+             '# load it into a running node with `ros2 param load <node> <file> --use-wildcard`.',
              f'{node_name}:', '  ros__parameters:']
     group = None
     for p in P.PARAMETERS:

@@ -58,6 +58,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from jetson_infer_ros import diagnostics as diag
 from jetson_infer_ros import messages
+from jetson_infer_ros import param_sources
 from jetson_infer_ros import params as P
 from jetson_infer_ros.batching import BatchCollector
 from jetson_infer_ros.config import DEFAULT_NODE_NAME, InferConfig
@@ -184,6 +185,18 @@ class InferenceNode(LifecycleNodeMixin, Node):
                 if not self.has_parameter(p.name):
                     self.declare_parameter(p.name, default, P.descriptor(p),
                                            ignore_override=True)
+            if p.default == [] and not self._param_is_set(p.name):
+                # a typed parameter without a value makes rclpy's GetParameters answer
+                # nothing at all for a request naming it (ros2 param dump: {})
+                self.set_parameters([Parameter(p.name, Parameter.Type.STRING_ARRAY, [])])
+
+    def _param_is_set(self, name: str) -> bool:
+        from rclpy.exceptions import ParameterUninitializedException
+        try:
+            self.get_parameter(name)
+        except ParameterUninitializedException:
+            return False
+        return True
 
     def _param(self, name: str) -> Any:
         from rclpy.exceptions import ParameterUninitializedException
@@ -227,6 +240,9 @@ class InferenceNode(LifecycleNodeMixin, Node):
         """Load model and engine; FAILURE (-> unconfigured) with one line on any problem."""
         from jetson_infer_ros.pipeline import InferencePipeline
         log = self.get_logger()
+        log.info(param_sources.overrides_report(
+            self.get_fully_qualified_name(), getattr(self, '_parameter_overrides', {}),
+            self.has_parameter, len(P.PARAMETERS)))
         if self._param_errors:
             log.error('configure failed: ' + '; '.join(self._param_errors))
             return TransitionCallbackReturn.FAILURE
@@ -366,7 +382,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
         # rclpy hands MessageInfo to a callback that takes two arguments
         callback: Callable[..., None] = with_info if gated else message_only
         cam.sub = self._input.node.create_subscription(
-            msg_type, topic, callback, self._input_qos(cfg),
+            msg_type, self._input.resolve(topic), callback, self._input_qos(cfg),
             callback_group=TakeGate(functools.partial(self._may_take, cam)) if gated else None,
             event_callbacks=SubscriptionEventCallbacks(message_lost=on_lost),
             raw=bool(cfg.zero_copy_input))
@@ -599,8 +615,14 @@ class InputSpinner:
     def __init__(self, owner: Node) -> None:
         from rclpy.executors import SingleThreadedExecutor
         name = '_' + owner.get_name() + '_input'      # leading underscore: a hidden node
+        # Without the process's arguments: a launch's -r __node:=/__ns:= would rename it
+        # to the owner's name (two nodes of one name in `ros2 node list`, and rosout's
+        # "Publisher already registered"). Topic remaps still apply: resolve() resolves
+        # every name through the owner, which has them.
         self.node = rclpy.create_node(name, namespace=owner.get_namespace(),
-                                      context=owner.context, start_parameter_services=False)
+                                      context=owner.context, start_parameter_services=False,
+                                      use_global_arguments=False, enable_rosout=False)
+        self._owner = owner
         self._executor = SingleThreadedExecutor(context=owner.context)
         self._executor.add_node(self.node)
         self._stop = threading.Event()
@@ -616,6 +638,10 @@ class InputSpinner:
                 if self._stop.is_set() or not rclpy.ok(context=self.node.context):
                     return
                 raise
+
+    def resolve(self, topic: str) -> str:
+        """Return the topic's full name under the owner's namespace and the user's remaps."""
+        return self._owner.resolve_topic_name(topic)
 
     def wake(self) -> None:
         """Make the executor rebuild its wait set now (a gate opened)."""
@@ -657,6 +683,9 @@ def main(args: Optional[List[str]] = None) -> int:
     argv = [a for a in argv if a != '--autostart']
     rclpy.init(args=argv)
     node = InferenceNode()
+    fqn = node.get_fully_qualified_name()
+    for path, keys in param_sources.unmatched_files(param_sources.params_files(argv), fqn):
+        node.get_logger().warning(param_sources.unmatched_warning(path, keys, fqn))
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(node)
     try:

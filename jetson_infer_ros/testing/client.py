@@ -108,3 +108,43 @@ class RosClient:
         req.names = [name]
         values = self._call(self._get_params, req).values
         return parameter_value_to_python(values[0]) if values else None
+
+    def dump_parameters(self) -> dict:
+        """
+        Return what ``ros2 param dump`` prints: ListParameters, then GetParameters of all.
+
+        rclpy answers GetParameters with no values at all when one name has none, so the
+        result maps names to values only when every name got one (else it is empty).
+        """
+        from rclpy.parameter import parameter_value_to_python
+        from rcl_interfaces.srv import GetParameters, ListParameters
+        lister: Any = self.node.create_client(ListParameters, f'{self.fqn}/list_parameters')
+        try:
+            names = sorted(self._call(lister, ListParameters.Request()).result.names)
+        finally:
+            self.node.destroy_client(lister)
+        req = GetParameters.Request()
+        req.names = names
+        values = self._call(self._get_params, req).values
+        self.last_dump_names = names
+        return {n: parameter_value_to_python(v) for n, v in zip(names, values)} \
+            if len(values) == len(names) else {}
+
+    def set_parameters(self, parameters: list) -> list:
+        """One SetParameters call with many parameters, as ``ros2 param load`` makes."""
+        from rcl_interfaces.srv import SetParameters
+        req = SetParameters.Request()
+        req.parameters = list(parameters)
+        return list(self._call(self._set_params, req).results)
+
+    def node_names(self, timeout: float = 5.0) -> list:
+        """Return the full names of all nodes in the graph (``ros2 node list -a``)."""
+        deadline = time.monotonic() + timeout
+        names: list = []
+        while time.monotonic() < deadline:
+            names = sorted(ns.rstrip('/') + '/' + n for n, ns in
+                           self.node.get_node_names_and_namespaces())
+            if any(n == self.fqn for n in names):
+                break
+            time.sleep(0.2)
+        return names

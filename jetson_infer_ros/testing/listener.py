@@ -50,12 +50,14 @@ def to_record(msg, kind: str, received_ns: int) -> dict:
              d.header.frame_id] for d in msg.detections]
     elif kind == 'label_info':
         rec['classes'] = [[c.class_id, c.class_name] for c in msg.class_map]
+        rec['threshold'] = float(msg.threshold)
     elif kind == 'image':
         rec['image'] = [msg.width, msg.height, msg.encoding, msg.step, len(msg.data)]
     elif kind == 'diagnostics':
         rec['status'] = [{'name': s.name, 'level': s.level[0] if isinstance(
             s.level, (bytes, bytearray)) else int(s.level), 'message': s.message,
-            'hardware_id': s.hardware_id, 'values': {kv.key: kv.value for kv in s.values}}
+            'hardware_id': s.hardware_id, 'values': {kv.key: kv.value for kv in s.values},
+            'keys': [kv.key for kv in s.values]}
             for s in msg.status]
     return rec
 

@@ -72,6 +72,40 @@ def node_runner(processes, ros_env, tmp_path):
 
 
 @pytest.fixture
+def launched(processes, ros_env, tmp_path):
+    """
+    Start the node with the argv infer.launch.py gives it; return (process, client).
+
+    Defaults: ``namespace:=robot1 node_name:=cam_infer image_topic:=/cam/image``, so the
+    node is /robot1/cam_infer (see jetson_infer_ros/testing/launch_like.py).
+    """
+    from jetson_infer_ros.testing import launch_like
+    from jetson_infer_ros.testing.client import RosClient
+    clients = []
+
+    def start(params_file, namespace='robot1', node_name='cam_infer',
+              image_topic='/cam/image', name='node'):
+        cmd = launch_like.infer_launch_command(
+            BIN / 'infer_node', params_file, tmp_path, namespace=namespace,
+            node_name=node_name, image_topic=image_topic)
+        proc = processes.start(cmd, name, env=for_inference_node(ros_env))
+        client = RosClient(launch_like.full_name(node_name, namespace),
+                           name=f'tools_{len(clients)}')
+        clients.append(client)
+        client.wait_for_node()
+        return proc, client
+    yield start
+    for c in clients:
+        c.close()
+
+
+def up(client) -> None:
+    """Configure, then activate: what the launch file's autostart events do."""
+    assert client.transition('configure')
+    assert client.transition('activate')
+
+
+@pytest.fixture
 def publisher(processes, ros_env):
     def start(*args: str, name: str = 'publisher'):
         return processes.python(['-m', 'jetson_infer_ros.testing.publisher'] + list(args), name,
