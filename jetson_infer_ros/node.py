@@ -214,10 +214,11 @@ class InferenceNode(LifecycleNodeMixin, Node):
             if p is None:
                 continue  # e.g. use_sim_time
             try:
-                P.coerce(p, change.value)
+                value = P.coerce(p, change.value)
             except P.ParameterError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
-            if not p.runtime and self._configured:
+            if not p.runtime and self._configured and self.cfg is not None and \
+                    value != self.cfg.get(p.name):   # its own value again: ros2 param load
                 return SetParametersResult(
                     successful=False,
                     reason=f'{p.name} shapes the engine or subscription: it can only change '
@@ -231,6 +232,8 @@ class InferenceNode(LifecycleNodeMixin, Node):
                 return SetParametersResult(successful=False, reason=str(exc))
             if self.pipeline is not None:
                 self.pipeline.update_runtime(self.cfg)
+            if any(c.name == 'score_threshold' for c in changes):
+                self._publish_label_info()     # latched: late subscribers get the new one
         self._param_errors = [e for e in self._param_errors
                               if not any(e.startswith(f'parameter {c.name}:') for c in changes)]
         return SetParametersResult(successful=True)

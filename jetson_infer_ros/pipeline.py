@@ -274,6 +274,9 @@ class InferencePipeline:
         info: Dict[str, Any] = {}
         if self.backend is not None:
             info.update(self.backend.info())
+            # one key per meaning: the backend's own precision words say the same as these
+            info.pop('precision', None)
+            info.pop('requested_precision', None)
         info['precision_requested'] = self.cfg.precision
         info['precision_in_use'] = self.precision_in_use
         info['model'] = Path(self._model_file).name if self._model_file else ''
