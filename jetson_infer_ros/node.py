@@ -245,7 +245,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
         log = self.get_logger()
         log.info(param_sources.overrides_report(
             self.get_fully_qualified_name(), getattr(self, '_parameter_overrides', {}),
-            self.has_parameter, len(P.PARAMETERS)))
+            P.BY_NAME, self.has_parameter))
         if self._param_errors:
             log.error('configure failed: ' + '; '.join(self._param_errors))
             return TransitionCallbackReturn.FAILURE

@@ -25,7 +25,7 @@ name no parameter of it.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, List, Sequence, Tuple
+from typing import Callable, Collection, Iterable, List, Sequence, Tuple
 
 from jetson_infer_ros.config import applies_to, read_entries, WILDCARD
 
@@ -67,15 +67,21 @@ def unmatched_warning(path: str, keys: Sequence[str], node_fqn: str) -> str:
             f'name) or `{node_fqn}:`')
 
 
-def overrides_report(node_fqn: str, overridden: Iterable[str],
-                     is_parameter: Callable[[str], bool], declared: int) -> str:
-    """Say in one line which parameters the overrides set, and which set nothing."""
+def overrides_report(node_fqn: str, overridden: Iterable[str], table: Collection[str],
+                     is_parameter: Callable[[str], bool]) -> str:
+    """
+    Say in one line which parameters the overrides set, and which set nothing.
+
+    ``table`` names the node's own parameters (counted, "12 of 43"); ``is_parameter``
+    also knows rclpy's (use_sim_time), which are listed but not counted.
+    """
     names = sorted(overridden)
-    used = [n for n in names if is_parameter(n)]
+    own = [n for n in names if n in table]
+    used = own + [n for n in names if n not in table and is_parameter(n)]
     unknown = [n for n in names if not is_parameter(n)]
     if used:
-        text = (f'parameter overrides for {node_fqn}: {", ".join(used)} ({len(used)} of '
-                f'{declared}; the others are at their defaults)')
+        text = (f'parameter overrides for {node_fqn}: {", ".join(used)} ({len(own)} of '
+                f'{len(table)} parameters; the others are at their defaults)')
     else:
         text = (f'parameter overrides for {node_fqn}: none, every parameter is at its '
                 f'default (a params file applies only under `{WILDCARD}:` or `{node_fqn}:`)')

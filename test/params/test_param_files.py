@@ -81,8 +81,9 @@ def test_params_files_from_the_argv_launch_gives():
 
 
 def test_overrides_report_names_what_was_set_and_what_set_nothing():
+    table = ('task', 'model_path')
     known = {'task', 'model_path', 'use_sim_time'}.__contains__
-    line = S.overrides_report('/r/n', ['task', 'use_sim_time', 'taks'], known, 45)
-    assert 'task, use_sim_time (2 of 45' in line and 'ignored: taks' in line
-    none = S.overrides_report('/r/n', [], known, 45)
+    line = S.overrides_report('/r/n', ['use_sim_time', 'task', 'taks'], table, known)
+    assert 'task, use_sim_time (1 of 2 parameters' in line and 'ignored: taks' in line
+    none = S.overrides_report('/r/n', [], table, known)
     assert 'none' in none and '`/**:`' in none and '`/r/n:`' in none
