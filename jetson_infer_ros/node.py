@@ -60,6 +60,7 @@ from jetson_infer_ros import diagnostics as diag
 from jetson_infer_ros import messages
 from jetson_infer_ros import param_sources
 from jetson_infer_ros import params as P
+from jetson_infer_ros import shutdown
 from jetson_infer_ros.batching import BatchCollector
 from jetson_infer_ros.config import DEFAULT_NODE_NAME, InferConfig
 from jetson_infer_ros.image_convert import ImageFormatError
@@ -470,15 +471,23 @@ class InferenceNode(LifecycleNodeMixin, Node):
                 finally:
                     self._worker_busy = False
                     if gated:      # the subscriptions may be taken again: rebuild the wait set
-                        self._input.wake()
+                        self._wake_input()
             elif collector._closed and collector.pending() == 0:
                 return
 
+    def _wake_input(self) -> None:
+        try:
+            self._input.wake()
+        except Exception:  # noqa: B902 - a signal shut the context down: nothing to wake
+            if not shutdown.context_gone(self.context):
+                raise
+
     def _process(self, batch: List[Any]) -> None:
         cfg, pipeline, timer = self.cfg, self.pipeline, self._timer
-        if cfg is None or pipeline is None:
-            for cam_index, _frame in batch:
-                self._count_drop(cam_index, 'inactive', None)
+        if cfg is None or pipeline is None or shutdown.context_gone(self.context):
+            reason = 'inactive' if cfg is None or pipeline is None else 'shutdown'
+            for cam_index, _frame in batch:   # after a signal: nothing can be published
+                self._count_drop(cam_index, reason, None)
             return
         ready = []
         for cam_index, frame in batch:
@@ -520,10 +529,16 @@ class InferenceNode(LifecycleNodeMixin, Node):
             else:
                 msg = messages.classification_msg(ros_header, result.class_ids, result.scores)
         with timer('publish'):
-            cam.pub_out.publish(msg)
-            if self.cfg is not None and self.cfg.publish_debug_image and \
-                    result.boxes is not None:
-                self._publish_debug(cam, ros_header, picture, result)
+            try:
+                cam.pub_out.publish(msg)
+                if self.cfg is not None and self.cfg.publish_debug_image and \
+                        result.boxes is not None:
+                    self._publish_debug(cam, ros_header, picture, result)
+            except Exception:  # noqa: B902 - only the shutdown race is expected here
+                if not shutdown.context_gone(self.context):
+                    raise
+                self._count_drop(cam.index, 'shutdown', None)   # a signal beat us to it
+                return
         total_ms = (time.perf_counter() - frame.received) * 1e3
         self.stats.record('total', total_ms)
         cam.stats.record('total', total_ms)
@@ -684,6 +699,7 @@ def main(args: Optional[List[str]] = None) -> int:
     argv = list(sys.argv if args is None else args)
     autostart = '--autostart' in argv
     argv = [a for a in argv if a != '--autostart']
+    shutdown.hold_signals()     # before rclpy.init, so rclpy's handlers chain to it
     rclpy.init(args=argv)
     node = InferenceNode()
     fqn = node.get_fully_qualified_name()
@@ -704,6 +720,7 @@ def main(args: Optional[List[str]] = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        shutdown.ignore_from_now()    # the spin loop has ended: leaving, whatever comes
         try:
             node.teardown()
         except Exception as exc:  # noqa: B902 - best effort on the way out

@@ -66,9 +66,15 @@ def command(executable: Union[str, Path], *, name: Optional[str] = None,
 
 def infer_launch_command(executable: Union[str, Path], params_file: Union[str, Path],
                          work_dir: Path, namespace: str = '', node_name: str = 'jetson_infer',
-                         image_topic: str = 'image', use_sim_time: bool = False) -> List[str]:
-    """Return the argv ``ros2 launch jetson_infer_ros infer.launch.py`` gives the node."""
-    return command(executable, name=node_name, namespace=namespace,
+                         image_topic: str = 'image', use_sim_time: bool = False,
+                         arguments: Sequence[str] = ()) -> List[str]:
+    """
+    Return the argv ``ros2 launch jetson_infer_ros infer.launch.py`` gives the node.
+
+    ``arguments`` go before ``--ros-args``, as launch_ros puts a Node's ``arguments``
+    (``--autostart`` stands in for the launch file's configure/activate events).
+    """
+    return command(executable, name=node_name, namespace=namespace, arguments=arguments,
                    parameters=[params_file, {'use_sim_time': use_sim_time}],
                    remappings=[('image', image_topic),
                                ('image/compressed', image_topic + '/compressed')],
