@@ -22,8 +22,7 @@ to name) can be exercised with made-up arrivals instead of a real DDS stream.
 from __future__ import annotations
 
 import collections
-import os
-from typing import Mapping, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -42,17 +41,22 @@ class TransportWatch:
     Two signals: DDS reports lost samples (a best-effort reader seeing sequence gaps),
     and header stamps reveal the camera's own rate (the 10th percentile of the gaps
     between received stamps, robust to a bursty publisher), so a receive rate far below
-    it, in two checks in a row, means frames vanish on the way. Both point at large
-    samples over Fast DDS's default 512 KB shared-memory segment when the frames are
-    bigger than that, or when samples are lost and none has ever arrived (the usual
-    picture with the defaults: every fragmented sample dies, so their size is unknown).
+    it, in two checks in a row, means frames vanish on the way.
+
+    The cause is read from the same counters, never from this node's own middleware
+    settings: a reader takes each sample from the *sender's* shared-memory segment, so
+    the node's profile (the launch file always gives it one) says nothing about whether
+    a camera's frames fit. Samples lost in transport while the frames are larger than
+    Fast DDS's default 512 KB segment, or lost before any arrived at all (every
+    fragmented sample died, so their size is unknown), name the sender's segment. No
+    loss reported while the rate is far below the camera's means the frames reached the
+    middleware and were left there: this node is not taking them as fast as they come.
     """
 
-    def __init__(self, environ: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self) -> None:
         self.lost = 0
         self.received = 0
         self.bytes_last = 0
-        self._environ = os.environ if environ is None else environ
         self._gaps: collections.deque = collections.deque(maxlen=256)
         self._last_stamp_ns: Optional[int] = None
         self._window = (0.0, 0, 0)     # (time, received, lost) at the last check
@@ -85,19 +89,28 @@ class TransportWatch:
         if not confirmed:
             return ''
         self.warned = (f'input starving: {rx_rate:.1f} Hz received, camera stamps show '
-                       f'~{cam_rate:.1f} Hz, {lost} samples reported lost{self._cause()}')
+                       f'~{cam_rate:.1f} Hz, {lost} samples reported lost'
+                       f'{self._cause(lost)}')
         return self.warned
 
-    def _cause(self) -> str:
-        if self._environ.get('FASTDDS_DEFAULT_PROFILES_FILE'):
-            return ('; a middleware profile is set, so the likely cause is this node not '
-                    'taking frames as fast as they arrive (CPU load) or the network')
-        if self.bytes_last > DEFAULT_SHM_SEGMENT:
-            return (f"; frames of {self.bytes_last // 1024} KB exceed Fast DDS's default "
-                    f'512 KB shared-memory segment and fall back to fragmented UDP: '
-                    f'{PROFILE_HINT}')
-        if self.received == 0 and self.lost > 0:
+    def _cause(self, lost: int) -> str:
+        big = self.bytes_last > DEFAULT_SHM_SEGMENT
+        size = f'{self.bytes_last // 1024} KB'
+        if lost > 0 and big:
+            return (f"; frames of {size} exceed Fast DDS's default 512 KB shared-memory "
+                    "segment and are lost in transport: the sender's segment is what "
+                    'counts (a subscriber reads from it), and without a larger one there '
+                    f'they fall back to fragmented UDP: {PROFILE_HINT}')
+        if self.received == 0 and lost > 0:
             return ("; no sample has arrived at all, which is what Fast DDS's default "
                     '512 KB shared-memory segment does to larger frames (they fall back '
                     f'to fragmented UDP and are lost): {PROFILE_HINT}')
+        if lost == 0 and big:
+            return (f'; none reported lost: this node is not taking frames as fast as '
+                    f'they arrive (CPU load), or frames of {size} travel as fragmented UDP '
+                    f"because the sender has Fast DDS's default 512 KB segment "
+                    f'(reliable QoS retransmits instead of losing them): {PROFILE_HINT}')
+        if lost == 0:
+            return ('; none reported lost, so the frames reach the middleware and are left '
+                    'there: this node is not taking them as fast as they arrive (CPU load)')
         return ''

@@ -34,7 +34,7 @@ def _checks(watch, times):
 
 
 def test_a_healthy_stream_never_warns():
-    watch = TransportWatch(environ={})
+    watch = TransportWatch()
     said = []
     for second in range(1, 20):
         _feed(watch, (second - 1) * 30, 30)
@@ -44,7 +44,7 @@ def test_a_healthy_stream_never_warns():
 
 def test_nothing_ever_arrives_but_losses_are_reported_names_the_shm_segment():
     """The CI picture with Fast DDS defaults: every 921 KB sample is lost."""
-    watch = TransportWatch(environ={})
+    watch = TransportWatch()
     watch.diagnosis(3.0)                        # opens the first window
     watch.lost = 90
     assert watch.diagnosis(6.0) == ''           # one check is only a suspicion
@@ -56,30 +56,58 @@ def test_nothing_ever_arrives_but_losses_are_reported_names_the_shm_segment():
     assert watch.diagnosis(12.0) == ''          # said once
 
 
-def test_frames_over_the_segment_arriving_thinly_name_their_size():
-    watch = TransportWatch(environ={})
+def test_frames_over_the_segment_lost_in_transport_name_the_senders_segment(monkeypatch):
+    """
+    The issue's picture: 768x576 frames, a few arrive, most are reported lost.
+
+    The node runs with a Fast DDS profile of its own (the launch file always gives it
+    one); that must not turn the diagnosis into "this node is slow": the segment that
+    matters is the camera's.
+    """
+    monkeypatch.setenv('FASTDDS_DEFAULT_PROFILES_FILE', '/share/config/fastdds_node.xml')
+    watch = TransportWatch()
+    frame = 768 * 576 * 3
+    _feed(watch, 0, 90, every=3, nbytes=frame)
+    watch.diagnosis(3.0)
+    _feed(watch, 90, 90, every=15, nbytes=frame)
+    watch.lost = 84
+    watch.diagnosis(6.0)
+    _feed(watch, 180, 90, every=15, nbytes=frame)
+    watch.lost = 168
+    line = watch.diagnosis(9.0)
+    assert 'input starving' in line and '84 samples reported lost' in line
+    assert "frames of 1296 KB exceed Fast DDS's default 512 KB" in line
+    assert "sender's segment" in line and 'fastdds_large_data.xml' in line
+    assert 'this node is not taking' not in line
+
+
+def test_large_frames_arriving_thinly_without_losses_name_both_causes():
+    watch = TransportWatch()
     _feed(watch, 0, 90, every=3)
     watch.diagnosis(3.0)
     _feed(watch, 90, 90, every=10)
     watch.diagnosis(6.0)
     _feed(watch, 180, 90, every=10)
     line = watch.diagnosis(9.0)
-    assert 'input starving' in line and 'frames of 900 KB exceed' in line
+    assert 'input starving' in line and 'none reported lost' in line
+    assert 'not taking frames' in line and 'frames of 900 KB' in line
     assert 'fastdds_large_data.xml' in line
 
 
-def test_with_a_profile_set_the_cause_is_the_node_or_network_not_the_segment():
-    watch = TransportWatch(environ={'FASTDDS_DEFAULT_PROFILES_FILE': '/x.xml'})
+def test_small_frames_left_unread_blame_this_node_not_the_transport():
+    watch = TransportWatch()
+    _feed(watch, 0, 90, every=3, nbytes=100_000)
     watch.diagnosis(3.0)
-    watch.lost = 90
+    _feed(watch, 90, 90, every=10, nbytes=100_000)
     watch.diagnosis(6.0)
-    watch.lost = 180
+    _feed(watch, 180, 90, every=10, nbytes=100_000)
     line = watch.diagnosis(9.0)
-    assert 'a middleware profile is set' in line and '512 KB' not in line
+    assert 'input starving' in line and 'not taking them as fast as they arrive' in line
+    assert '512 KB' not in line
 
 
 def test_small_frames_lost_get_no_segment_advice():
-    watch = TransportWatch(environ={})
+    watch = TransportWatch()
     _feed(watch, 0, 90, nbytes=100_000)
     watch.diagnosis(3.0)
     for t, lost in ((6.0, 200), (9.0, 400)):
@@ -90,7 +118,7 @@ def test_small_frames_lost_get_no_segment_advice():
 
 
 def test_lossless_replay_is_never_starvation():
-    watch = TransportWatch(environ={})
+    watch = TransportWatch()
     watch.disabled = True
     watch.lost = 1000
     assert _checks(watch, [1.0, 4.0, 7.0, 10.0]) == [''] * 4
