@@ -221,29 +221,15 @@ def install_project() -> None:
 
     ``pip install -e`` does not install setup.py's data_files, so the ament index marker,
     package.xml, launch/ and config/ are linked into <venv>/share like colcon's
-    --symlink-install does, and the node executable is placed where launch_ros and
-    ``ros2 run`` look for it: <prefix>/lib/<package>/<executable>.
+    --symlink-install does (link_data_files), and the node executable is placed where
+    launch_ros and ``ros2 run`` look for it: <prefix>/lib/<package>/<executable>.
     """
     key = digest(ROOT / 'setup.py', ROOT / 'setup.cfg', ROOT / 'package.xml', extra=sys.version)
     if not stamped('project', key):
         log(f'installing {PACKAGE} (editable) into the venv')
         run_pip(['install', '-q', '--no-deps', '--no-build-isolation', '-e', ROOT])
         stamp('project', key)
-    share = VENV / 'share' / PACKAGE
-    share.mkdir(parents=True, exist_ok=True)
-    for name in ('package.xml', 'launch', 'config'):
-        link = share / name
-        if link.is_symlink() or link.exists():
-            if link.is_symlink() and link.resolve() == (ROOT / name).resolve():
-                continue
-            if link.is_dir() and not link.is_symlink():
-                shutil.rmtree(link)
-            else:
-                link.unlink()
-        link.symlink_to(ROOT / name)
-    index = VENV / 'share' / 'ament_index' / 'resource_index' / 'packages'
-    index.mkdir(parents=True, exist_ok=True)
-    (index / PACKAGE).touch()
+    link_data_files(ROOT, VENV, _data_files())
     # setup.cfg's [develop] script_dir puts the console scripts in lib/<package>/ (where
     # launch_ros looks); link them into bin/ too, for the README commands and users' PATH.
     libdir = VENV / 'lib' / PACKAGE
@@ -252,6 +238,52 @@ def install_project() -> None:
         link = VENV / 'bin' / script
         if src.exists() and not (link.exists() or link.is_symlink()):
             link.symlink_to(src)
+
+
+def _data_files():
+    """setup.py's data_files, read by running it with setuptools.setup captured."""
+    code = ('import json, runpy, setuptools; kw = {}; '
+            'setuptools.setup = lambda **k: kw.update(k); '
+            'runpy.run_path("setup.py", run_name="__main__"); '
+            'print(json.dumps(kw.get("data_files", [])))')
+    out = subprocess.run([venv_python(), '-c', code], check=True, capture_output=True,
+                         text=True, cwd=str(ROOT))
+    return [(dest, list(files)) for dest, files in json.loads(out.stdout.splitlines()[-1])]
+
+
+def link_data_files(root: Path, prefix: Path, data_files) -> None:
+    """
+    Link each data file into <prefix>/<dest>/, one symlink per file in real directories.
+
+    That is what colcon's --symlink-install makes. A symlinked *directory* (what this did
+    before) is not entered by os.walk, which is how ros2launch finds a launch file in a
+    package's share directory ("file 'infer.launch.py' was not found in the share
+    directory"). Links to files that left data_files are removed; a directory link left
+    by an older environment becomes a real directory.
+    """
+    wanted = {}
+    for dest, files in data_files:
+        for name in files:
+            wanted[prefix / dest / Path(name).name] = (root / name).resolve()
+    for link, target in wanted.items():
+        for parent in reversed(link.relative_to(prefix).parents):
+            d = prefix / parent
+            if d.is_symlink():           # an old directory link: replace by a directory
+                d.unlink()
+            d.mkdir(exist_ok=True)
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        elif link.is_dir():
+            shutil.rmtree(link)
+        link.symlink_to(target)
+    inside = str(root.resolve()) + os.sep
+    for d in {link.parent for link in wanted}:
+        for entry in d.iterdir():
+            if entry.is_symlink() and entry not in wanted and \
+                    os.readlink(entry).startswith(inside):
+                entry.unlink()           # a data file that setup.py no longer installs
 
 
 def _console_scripts():
