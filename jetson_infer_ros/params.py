@@ -86,8 +86,10 @@ PARAMETERS: Tuple[Param, ...] = (
           min_value=0.0, max_value=255.0),
     # --- backend -----------------------------------------------------------------------
     Param('backend', STRING, 'auto',
-          'Inference backend; auto uses TensorRT when it and CUDA are present, else ONNX '
-          'Runtime (logged once).', choices=('auto', 'tensorrt', 'onnxruntime'), group='backend'),
+          'Inference backend: tensorrt, onnxruntime (CPU) or onnxruntime_gpu (ONNX Runtime '
+          'on CUDA, TensorRT EP where present); auto takes TensorRT, else onnxruntime_gpu, '
+          'else the CPU (logged once).',
+          choices=('auto', 'tensorrt', 'onnxruntime', 'onnxruntime_gpu'), group='backend'),
     Param('precision', STRING, 'fp32',
           'Requested precision; int8 runs the calibrated model only if its stored evaluation '
           'passes the INT8 gate, else falls back (fp16 on GPU, fp32 on CPU).',
@@ -112,11 +114,12 @@ PARAMETERS: Tuple[Param, ...] = (
     Param('engine_cache_dir', STRING, '',
           "Where built TensorRT engines are cached; '' = ~/.cache/jetson_infer_ros/engines.",
           group='backend'),
-    Param('use_cuda_graph', BOOL, False, 'Capture the TensorRT enqueue as a CUDA graph.',
+    Param('use_cuda_graph', BOOL, False,
+          'Capture the TensorRT enqueue / the onnxruntime_gpu run as a CUDA graph.',
           group='backend'),
     Param('gpu_preprocess', BOOL, True,
-          'TensorRT: resize/normalise on the GPU straight into the engine input (fused CUDA '
-          'kernel); the CPU path is used otherwise.', group='backend'),
+          'tensorrt and onnxruntime_gpu: resize/normalise on the GPU straight into the '
+          'bound input (fused CUDA kernel); the CPU path is used otherwise.', group='backend'),
     # --- input -------------------------------------------------------------------------
     Param('image_topics', STRING_ARRAY, ['image'],
           'Camera topics this node serves with one engine; outputs go under each '

@@ -16,14 +16,16 @@
 Pick the inference backend by name, so callers never import TensorRT themselves.
 
 The same launch file runs on a Jetson (TensorRT) and on a laptop or CI (ONNX Runtime):
-``backend: auto`` tries TensorRT and falls back to the CPU with exactly one log line that
-says why, while an explicit ``backend: tensorrt`` on a machine without it fails with that
-reason instead of silently running on the CPU. Both runtimes are imported only here,
-lazily, so importing the package needs neither.
+``backend: auto`` tries TensorRT, then ONNX Runtime on CUDA (``onnxruntime_gpu``), then
+the CPU, with exactly one log line that says which and why, while an explicit
+``backend: tensorrt`` or ``onnxruntime_gpu`` on a machine without it fails with that
+reason instead of silently running on the CPU. The runtimes are imported only here,
+lazily, so importing the package needs none of them.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
@@ -33,7 +35,7 @@ from jetson_infer_ros.backends.base import (
     Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
 
 #: accepted values of the ``backend`` parameter
-BACKEND_KINDS = ('auto', 'tensorrt', 'onnxruntime')
+BACKEND_KINDS = ('auto', 'tensorrt', 'onnxruntime', 'onnxruntime_gpu')
 
 _TENSORRT_MODULE = 'jetson_infer_ros.backends.tensorrt'
 
@@ -69,6 +71,14 @@ def _onnxruntime_class():
     return OnnxRuntimeBackend
 
 
+def _onnxruntime_gpu_class(log: Any = None):
+    """OnnxRuntimeGpuBackend (logging through ``log``), or BackendUnavailable saying why."""
+    from jetson_infer_ros.backends.onnxruntime_gpu import (
+        check_available, OnnxRuntimeGpuBackend)
+    check_available()
+    return functools.partial(OnnxRuntimeGpuBackend, log=functools.partial(_say, log))
+
+
 def _say(log: Any, message: str) -> None:
     """Log through a Python or rclpy logger (``.warning``) or any callable."""
     if log is None:
@@ -93,13 +103,14 @@ def _build(cls, model_path: str, options: BackendOptions, load: bool) -> Backend
 def create_backend(kind: str, model_path: str, options: Optional[BackendOptions] = None,
                    log: Any = None, load: bool = False) -> Backend:
     """
-    Create a backend of ``kind`` ('auto', 'tensorrt', 'onnxruntime') for ``model_path``.
+    Create a backend of ``kind`` for ``model_path``.
 
-    ``auto`` prefers TensorRT and, when it is unavailable here (BackendUnavailable: not
-    installed, no CUDA), logs one line with the reason and returns ONNX Runtime; other
-    TensorRT failures (a bad model, a failed engine build) are raised, not hidden. With
-    ``load=True`` the backend is loaded too, so an unavailability that only shows at load
-    time also falls back. ``log`` is a logger with ``.warning`` or a callable.
+    ``kind`` is one of BACKEND_KINDS. ``auto`` prefers TensorRT, then ONNX Runtime on
+    the GPU, then on the CPU: whichever it takes, it logs one line saying which and why
+    the ones before it were unavailable here (BackendUnavailable: not installed, no CUDA
+    device); other failures (a bad model, a failed engine build) are raised, not hidden.
+    With ``load=True`` the backend is loaded too, so an unavailability that only shows at
+    load time also falls back. ``log`` is a logger with ``.warning`` or a callable.
     """
     key = str(kind).strip().lower()
     if key not in BACKEND_KINDS:
@@ -109,11 +120,23 @@ def create_backend(kind: str, model_path: str, options: Optional[BackendOptions]
         return _build(_onnxruntime_class(), model_path, options, load)
     if key == 'tensorrt':
         return _build(_tensorrt_class(), model_path, options, load)
+    if key == 'onnxruntime_gpu':
+        return _build(_onnxruntime_gpu_class(log), model_path, options, load)
     try:
-        return _build(_tensorrt_class(), model_path, options, load)
+        backend = _build(_tensorrt_class(), model_path, options, load)
+        _say(log, 'backend auto: TensorRT is available here; using it')
+        return backend
     except BackendUnavailable as exc:
         reason = str(exc)
-    _say(log, f'backend auto: TensorRT unavailable ({reason}); using ONNX Runtime on the CPU')
+    try:
+        backend = _build(_onnxruntime_gpu_class(log), model_path, options, load)
+        _say(log, f'backend auto: TensorRT unavailable ({reason}); using ONNX Runtime on '
+                  'the GPU (onnxruntime_gpu)')
+        return backend
+    except BackendUnavailable as exc:
+        gpu_reason = str(exc)
+    _say(log, f'backend auto: TensorRT unavailable ({reason}); ONNX Runtime GPU unavailable '
+              f'({gpu_reason}); using ONNX Runtime on the CPU')
     return _build(_onnxruntime_class(), model_path, options, load)
 
 
@@ -125,6 +148,11 @@ def available_backends() -> List[str]:
         names.append('tensorrt')
     except BackendUnavailable:
         pass
+    try:
+        _onnxruntime_gpu_class()
+        names.append('onnxruntime_gpu')
+    except BackendUnavailable:
+        pass
     if importlib.util.find_spec('onnxruntime') is not None:
         names.append('onnxruntime')
     return names
@@ -133,8 +161,11 @@ def available_backends() -> List[str]:
 def unavailable_reason(kind: str) -> Optional[str]:
     """Why backend ``kind`` cannot run here, or None when it can."""
     try:
-        if str(kind).strip().lower() == 'tensorrt':
+        key = str(kind).strip().lower()
+        if key == 'tensorrt':
             _tensorrt_class()
+        elif key == 'onnxruntime_gpu':
+            _onnxruntime_gpu_class()
         else:
             _onnxruntime_class()
     except BackendUnavailable as exc:

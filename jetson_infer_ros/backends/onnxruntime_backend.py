@@ -118,6 +118,56 @@ def _dims(shape: Any) -> Tuple[int, ...]:
     return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (shape or ()))
 
 
+def describe_input(who: str, session: Any, options: BackendOptions, extra: Dict[str, Any]
+                   ) -> Tuple[TensorSpec, int, bool]:
+    """
+    The one image input of an ONNX Runtime session: (spec, rows to allocate, dynamic batch).
+
+    The spec's batch dimension is -1 when the model's is dynamic; its other dimensions are
+    concrete (``input_shape`` in ``options.extra`` fills dynamic spatial ones). Shared by
+    the CPU and the GPU backend, which differ only in where the rows live.
+    """
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        names = [i.name for i in inputs]
+        raise BackendError(
+            f'{who}: the model has {len(inputs)} inputs {names}; one image input is supported')
+    meta = inputs[0]
+    dtype = _ORT_TYPES.get(meta.type)
+    if dtype is None:
+        raise BackendError(f'{who}: input {meta.name!r} has unsupported type {meta.type}')
+    shape = _dims(meta.shape)
+    if len(shape) < 2:
+        raise BackendError(
+            f'{who}: input {meta.name!r} has shape {shape}; expected a batch dimension first')
+    item = shape[1:]
+    if any(d < 0 for d in item):
+        wanted = extra.get('input_shape')
+        if wanted is None:
+            raise BackendError(
+                f'{who}: input {meta.name!r} has dynamic dimensions {shape}; pass '
+                "options.extra (('input_shape', (C, H, W)),) or export a fixed size")
+        wanted = tuple(int(d) for d in wanted)
+        if len(wanted) == len(shape):
+            wanted = wanted[1:]
+        if len(wanted) != len(item) or any(
+                d < 1 or (m >= 0 and m != d) for d, m in zip(wanted, item)):
+            raise BackendError(
+                f'{who}: input_shape {wanted} does not fit input {meta.name!r} {shape}')
+        item = wanted
+    max_batch = int(options.max_batch)
+    dynamic_batch = shape[0] < 0
+    if dynamic_batch:
+        rows = max_batch
+    else:
+        if max_batch > shape[0]:
+            raise BackendError(
+                f'{who}: model is fixed at batch {shape[0]}; max_batch {max_batch} needs a '
+                'model exported with a dynamic batch dimension')
+        rows = shape[0]
+    return TensorSpec(meta.name, (shape[0],) + item, np.dtype(dtype)), rows, dynamic_batch
+
+
 class OnnxRuntimeBackend(Backend):
     """
     ONNX Runtime on the CPU execution provider, with preallocated IO-bound buffers.
@@ -190,50 +240,9 @@ class OnnxRuntimeBackend(Backend):
         return so
 
     def _setup_input(self, session, extra: Dict[str, Any]) -> None:
-        inputs = session.get_inputs()
-        if len(inputs) != 1:
-            names = [i.name for i in inputs]
-            raise BackendError(
-                f'onnxruntime: the model has {len(inputs)} inputs {names}; one image input '
-                'is supported')
-        meta = inputs[0]
-        dtype = _ORT_TYPES.get(meta.type)
-        if dtype is None:
-            raise BackendError(
-                f'onnxruntime: input {meta.name!r} has unsupported type {meta.type}')
-        shape = _dims(meta.shape)
-        if len(shape) < 2:
-            raise BackendError(
-                f'onnxruntime: input {meta.name!r} has shape {shape}; expected a batch '
-                'dimension first')
-        item = shape[1:]
-        if any(d < 0 for d in item):
-            wanted = extra.get('input_shape')
-            if wanted is None:
-                raise BackendError(
-                    f'onnxruntime: input {meta.name!r} has dynamic dimensions {shape}; pass '
-                    "options.extra (('input_shape', (C, H, W)),) or export a fixed size")
-            wanted = tuple(int(d) for d in wanted)
-            if len(wanted) == len(shape):
-                wanted = wanted[1:]
-            if len(wanted) != len(item) or any(
-                    d < 1 or (m >= 0 and m != d) for d, m in zip(wanted, item)):
-                raise BackendError(
-                    f'onnxruntime: input_shape {wanted} does not fit input {meta.name!r} '
-                    f'{shape}')
-            item = wanted
-        max_batch = int(self.options.max_batch)
-        self._dynamic_batch = shape[0] < 0
-        if self._dynamic_batch:
-            self._rows = max_batch
-        else:
-            if max_batch > shape[0]:
-                raise BackendError(
-                    f'onnxruntime: model is fixed at batch {shape[0]}; max_batch {max_batch} '
-                    'needs a model exported with a dynamic batch dimension')
-            self._rows = shape[0]
-        self._buffer = np.zeros((self._rows,) + item, dtype=dtype)
-        self._input = TensorSpec(meta.name, (shape[0],) + item, np.dtype(dtype))
+        layout = describe_input(self.name, session, self.options, extra)
+        self._input, self._rows, self._dynamic_batch = layout
+        self._buffer = np.zeros((self._rows,) + layout[0].shape[1:], dtype=layout[0].dtype)
 
     def _setup_outputs(self, session) -> None:
         """

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--model', help='override model_path (ONNX file or default model name)')
     parser.add_argument('--precision', choices=('fp32', 'fp16', 'int8'),
                         help='override precision')
-    parser.add_argument('--backend', choices=('auto', 'tensorrt', 'onnxruntime'),
+    parser.add_argument('--backend',
+                        choices=('auto', 'tensorrt', 'onnxruntime', 'onnxruntime_gpu'),
                         help='override backend')
     parser.add_argument('--threshold', type=float, help='override score_threshold')
     parser.add_argument('--top-k', type=int, help='override top_k')

@@ -98,7 +98,7 @@ def test_explicit_onnxruntime_does_not_log(model):
 
 def test_unknown_kind_is_a_value_error(model):
     with pytest.raises(ValueError, match=r"backend must be one of \['auto', 'tensorrt', "
-                                         r"'onnxruntime'\], got 'cuda'"):
+                                         r"'onnxruntime', 'onnxruntime_gpu'\], got 'cuda'"):
         create_backend('cuda', model)
 
 
