@@ -76,8 +76,9 @@ def _mean_stages(nodes: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
 
 
 def group_runs(runs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Pool the repeats of each (phase, kind, model, precision, size, executor)."""
-    fields = ('phase', 'kind', 'model', 'precision', 'size', 'executor')
+    """Pool the repeats of each (phase, kind, model, precision, size, executor, backend)."""
+    fields = ('phase', 'kind', 'model', 'precision', 'size', 'executor', 'backend',
+              'cuda_graph')
     keys: List[Tuple[str, ...]] = []
     for r in runs:
         key = tuple(r.get(f, '') for f in fields)

@@ -68,12 +68,17 @@ class RunSpec:
     repeat: int = 0
     executor: str = ''         # relay: single | multi; ours: a node_variants spin ('' = main)
     switch_interval: float = 0.0   # ours with an executor: sys.setswitchinterval, s
+    backend: str = ''          # ours: the backend parameter ('' = the config's); naive:
+    #                            onnxruntime_gpu runs it on the CUDA EP
+    cuda_graph: bool = False   # ours: use_cuda_graph
 
     @property
     def label(self) -> str:
         prec = f'-{self.precision}' if self.kind == 'ours' else ''
         prec += f'-{self.executor}' if self.executor else ''
         prec += f'-si{self.switch_interval * 1e3:g}ms' if self.switch_interval else ''
+        prec += f'-{self.backend}' if self.backend else ''
+        prec += '-graph' if self.cuda_graph else ''
         return (f'{self.phase}-{self.kind}{prec}-{self.model}-{self.size[0]}x{self.size[1]}'
                 f'-r{self.repeat}')
 
@@ -93,6 +98,10 @@ def write_params(spec: RunSpec, path: Path) -> Path:
         values['int8_model_path'] = spec.int8_model
     if spec.precision == 'int8-forced':
         values.update(int8_min_top1_agreement=0.0, int8_max_map_drop=100.0)
+    if spec.backend:
+        values['backend'] = spec.backend
+    if spec.cuda_graph:
+        values['use_cuda_graph'] = True
     path.write_text(yaml.safe_dump({DEFAULT_NODE_NAME: {'ros__parameters': values}}))
     return path
 
@@ -108,7 +117,8 @@ def _node_command(spec: RunSpec, work: Path) -> List[str]:
         return [str(procs.bin_dir() / 'infer_node'), '--autostart'] + ros_args
     if spec.kind == 'naive':
         return [sys.executable, '-m', 'jetson_infer_ros.bench.naive_node', '--config',
-                str(spec.config)]
+                str(spec.config), '--device',
+                'cuda' if spec.backend == 'onnxruntime_gpu' else 'cpu']
     if spec.kind == 'relay':
         return [sys.executable, '-m', 'jetson_infer_ros.bench.relay_node', '--executor',
                 spec.executor or 'single']

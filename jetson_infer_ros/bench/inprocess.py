@@ -80,18 +80,20 @@ def serialized_frames(frames: Sequence[np.ndarray], encoding: str = 'rgb8') -> L
 
 
 def raw_backend(pipeline: Any, frame: np.ndarray, runs: int = 300, warmup: int = 20,
-                pace_hz: float = 0.0) -> Dict[str, Any]:
+                pace_hz: float = 0.0, from_device: bool = False) -> Dict[str, Any]:
     """
     Time ``backend.infer(1)`` alone, on the input buffer holding a real frame.
 
     ``pace_hz`` > 0 starts one inference per period (the camera's rhythm) instead of
-    back to back; only the inference itself is timed either way.
+    back to back; only the inference itself is timed either way. ``from_device``: time
+    ``infer_from_device(1)`` on the input the GPU kernel left on the device instead.
     """
     from jetson_infer_ros.image_convert import Picture
     pipeline.run([Picture(frame, 'rgb')])       # leaves the preprocessed frame in the buffer
     backend = pipeline.backend
+    infer = backend.infer_from_device if from_device else backend.infer
     for _ in range(warmup):
-        backend.infer(1)
+        infer(1)
     period = 1.0 / pace_hz if pace_hz > 0 else 0.0
     times = np.empty(runs, dtype=np.float64)
     t_next = time.perf_counter()
@@ -100,7 +102,7 @@ def raw_backend(pipeline: Any, frame: np.ndarray, runs: int = 300, warmup: int =
             t_next += period
             time.sleep(max(0.0, t_next - time.perf_counter()))
         t0 = time.perf_counter()
-        backend.infer(1)
+        infer(1)
         times[i] = (time.perf_counter() - t0) * 1e3
     return {'runs': runs, 'warmup': warmup, 'pace_hz': pace_hz, 'infer_ms': summarize(times),
             'samples': [round(float(v), 3) for v in times]}

@@ -22,7 +22,10 @@ Runtime session, softmax/top-k in NumPy, a default reliable QoS of depth 10 on i
 and output, and a single-threaded executor that runs inference inside the subscription
 callback (so frames queue up behind it). Detection boxes are decoded with the
 project's own decoder so that both nodes publish the same thing and the comparison
-measures the plumbing, not decoder quality. Do not use this node for anything else.
+measures the plumbing, not decoder quality. ``--device cuda`` is the same tutorial on
+the GPU: ONNX Runtime's CUDA execution provider fed host arrays (``session.run`` copies
+the float32 input up and the outputs back on every call), preprocessing still on the CPU
+in float64. Do not use this node for anything else.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from typing import Any, List, Optional
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--config', required=True, help='the ROS params YAML the node would use')
+    ap.add_argument('--device', choices=('cpu', 'cuda'), default='cpu',
+                    help="ONNX Runtime's execution provider (cuda: needs onnxruntime-gpu)")
     args = ap.parse_args(argv)
 
     import cv2
@@ -61,7 +66,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     net_w, net_h = spec.preprocess.width, spec.preprocess.height
     mean = np.array(cfg.mean, dtype=np.float64)
     std = np.array(cfg.std, dtype=np.float64)
-    session = ort.InferenceSession(model_file, providers=['CPUExecutionProvider'])
+    provider = 'CUDAExecutionProvider' if args.device == 'cuda' else 'CPUExecutionProvider'
+    session = ort.InferenceSession(model_file, providers=[provider])
+    if provider not in session.get_providers():
+        print(f'naive node: {provider} did not start ({session.get_providers()})', flush=True)
+        return 2
     input_name = session.get_inputs()[0].name
     output_names = [o.name for o in session.get_outputs()]
     post = None

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from jetson_infer_ros.bench import aggregate
+from jetson_infer_ros.bench import aggregate, gpu_compare
 from jetson_infer_ros.bench.summary import fmt_ms
 
 
@@ -536,6 +536,7 @@ def render(r: Dict[str, Any], gpu_results: Optional[Path] = None,
     lines += machine_section(r) + int8_section(r) + raw_section(r) + stage_section(groups)
     lines += e2e_section(groups) + comparison_section(groups, r) + transport_section(r)
     lines += memory_section(r) + targets_section(summary) + projection_section(summary)
+    lines += gpu_compare.render(r, table)
     lines += gpu_section(gpu_results)
     if r.get('errors'):
         lines += ['## Errors', ''] + [f'- {e}' for e in r['errors']] + ['']

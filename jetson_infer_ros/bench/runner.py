@@ -20,8 +20,10 @@ results and the others still run): ``inprocess`` (raw backend, the node's per-fr
 path without DDS, tracemalloc), ``convert`` (issue 11 conversion paths), ``e2e``
 (camera -> node -> listener for ours / naive / relay, at the camera rate and at the
 overload rate, interleaved so that noise on a shared machine falls on all of them),
-``transport`` (issue 11 delivery with and without the profile) and ``memory`` (idle
-RSS and where it comes from).
+``transport`` (issue 11 delivery with and without the profile), ``memory`` (idle
+RSS and where it comes from) and ``gpu`` (the node on the CPU backend against the node on
+``onnxruntime_gpu``, naive GPU node and floors in the same run; bench/gpu_compare.py;
+skipped with the reason where no GPU backend is usable).
 
 With ``int8`` among the precisions, the bench first makes (or finds cached) each model's
 INT8 artefact itself (bench/int8.py), so INT8 rows never depend on a hand-made file.
@@ -40,7 +42,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from jetson_infer_ros.bench import aggregate, machine
 from jetson_infer_ros.bench.frames import size_label
 
-SECTIONS = ('inprocess', 'convert', 'e2e', 'transport', 'memory')
+SECTIONS = ('inprocess', 'convert', 'e2e', 'transport', 'memory', 'gpu')
 MODEL_CONFIGS = {'efficientnet_lite0': 'infer.yaml', 'nanodet': 'detect.yaml'}
 SCHEMA = 'jetson_infer_ros.bench/1'
 
@@ -58,6 +60,7 @@ class BenchOptions:
     repeats: int = 2
     overload_factor: float = 3.0
     max_rate: float = 500.0
+    gpu_max_rate: float = 1000.0       # gpu section: overload cap (the GPU node is fast)
     raw_runs: int = 300
     stage_frames: int = 200
     alloc_frames: int = 100
@@ -280,6 +283,10 @@ class Runner:
                 for rep in range(o.repeats):
                     for executor in ('', 'single'):
                         go(RunSpec(kind='ours', executor=executor, repeat=rep, **ebase))
+
+    def section_gpu(self) -> None:
+        from jetson_infer_ros.bench import gpu_compare
+        self.results['gpu'] = gpu_compare.run(self)
 
     def section_transport(self) -> None:
         from jetson_infer_ros.bench.transport import run_delivery

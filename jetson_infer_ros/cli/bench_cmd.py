@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--overload-factor', type=float,
                         help="overload rate as a multiple of the node's capacity (default 3)")
     parser.add_argument('--sections', help='comma list of inprocess,convert,e2e,transport,'
-                        'memory (default all)')
+                        'memory,gpu (default all; gpu is skipped where no GPU backend is '
+                        'usable)')
     parser.add_argument('--gpu-results', default=str(DEFAULT_GPU_RESULTS),
                         help='GPU results markdown merged into the report when present')
     parser.add_argument('--keep-work', action='store_true',
@@ -121,6 +122,10 @@ def rerender(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise ValueError(f'--from-json {args.from_json}: {exc}') from None
     results['summary'] = aggregate.summarize_results(results)
+    gpu = results.get('gpu') or {}
+    if gpu.get('e2e_runs') is not None:
+        from jetson_infer_ros.bench import gpu_compare
+        gpu['summary'] = gpu_compare.summarize(gpu, results.get('options', {}))
     for p in write_report(results, Path(args.out), Path(args.gpu_results)):
         print(f'[bench] wrote {p}')
     return 0
@@ -150,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     paths = write_report(results, out, Path(args.gpu_results))
-    for t in results['summary']['targets']:
+    gpu_targets = ((results.get('gpu') or {}).get('summary') or {}).get('targets', [])
+    for t in results['summary']['targets'] + gpu_targets:
         verdict = {True: 'met', False: 'NOT MET', None: 'not measured'}[t['met']]
         print(f'[bench] target {t["target"]} ({t["where"]}): {t["measured"]} '
               f'{t["comparison"]} {t["limit"]}: {verdict}')

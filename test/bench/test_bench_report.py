@@ -77,7 +77,7 @@ def test_options_quick_then_explicit_overrides():
     with pytest.raises(ValueError, match='--duration must be > 0'):
         bench_cmd.options_from_args(_args(duration=-1.0))
     with pytest.raises(ValueError, match='unknown section'):
-        bench_cmd.options_from_args(_args(sections='e2e,gpu'))
+        bench_cmd.options_from_args(_args(sections='e2e,cuda'))
 
 
 def _run(kind, latencies, phase='30hz', precision='fp32', repeat=0, stages=None,
