@@ -72,7 +72,7 @@ def _onnxruntime_class():
 
 
 def _onnxruntime_gpu_class(log: Any = None):
-    """OnnxRuntimeGpuBackend (logging through ``log``), or BackendUnavailable saying why."""
+    """Return OnnxRuntimeGpuBackend (logging through ``log``), or raise BackendUnavailable."""
     from jetson_infer_ros.backends.onnxruntime_gpu import (
         check_available, OnnxRuntimeGpuBackend)
     check_available()

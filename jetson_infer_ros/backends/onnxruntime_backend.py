@@ -121,7 +121,7 @@ def _dims(shape: Any) -> Tuple[int, ...]:
 def describe_input(who: str, session: Any, options: BackendOptions, extra: Dict[str, Any]
                    ) -> Tuple[TensorSpec, int, bool]:
     """
-    The one image input of an ONNX Runtime session: (spec, rows to allocate, dynamic batch).
+    Describe the image input of a session: (spec, rows to allocate, dynamic batch).
 
     The spec's batch dimension is -1 when the model's is dynamic; its other dimensions are
     concrete (``input_shape`` in ``options.extra`` fills dynamic spatial ones). Shared by

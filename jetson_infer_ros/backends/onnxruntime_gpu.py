@@ -79,7 +79,7 @@ def cuda_provider_missing(ort: Any) -> Optional[str]:
         return None
     version = getattr(ort, '__version__', '?')
     return (f'onnxruntime {version} has no {CUDA_EP} (providers: {", ".join(providers)}); '
-            'install onnxruntime-gpu (or NVIDIA\'s JetPack build) instead of onnxruntime')
+            "install onnxruntime-gpu (or NVIDIA's JetPack build) instead of onnxruntime")
 
 
 def tensorrt_libraries_found(load: Callable[[str], Any] = ctypes.CDLL) -> bool:
@@ -289,7 +289,7 @@ class OnnxRuntimeGpuBackend(Backend):
 
     def provider_list(self, ort: Any, extra: Dict[str, Any], graph: bool
                       ) -> List[Tuple[str, Dict[str, str]]]:
-        """The execution providers to ask for, with their options (strings, as ORT wants)."""
+        """Return the execution providers to ask for, with their options (strings for ORT)."""
         opts = self.options
         device = str(int(opts.device_id))
         stream = str(int(self._stream))
@@ -338,7 +338,7 @@ class OnnxRuntimeGpuBackend(Backend):
         return session
 
     def _graph_session(self, ort: Any, path: str, extra: Dict[str, Any]) -> Any:
-        """The session with CUDA graph capture, warmed up; without it if ORT refuses."""
+        """Return the session with CUDA graph capture, warmed up; without it if ORT refuses."""
         try:
             self._session = self._new_session(ort, path, extra, graph=True)
             self._graph = True

@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '(default 5)')
     parser.add_argument('--repeats', type=int, help='interleaved repeats per node (default 2)')
     parser.add_argument('--rate', type=float, help='camera rate, Hz (default 30)')
+    parser.add_argument('--raw-runs', type=int, help='in-process inferences timed per '
+                        'backend, back to back and paced (default 300)')
     parser.add_argument('--overload-factor', type=float,
                         help="overload rate as a multiple of the node's capacity (default 3)")
     parser.add_argument('--sections', help='comma list of inprocess,convert,e2e,transport,'
@@ -79,7 +81,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         o.precisions = parse_list(args.precisions, ('fp32', 'int8'), 'precision')
     if args.sections:
         o.sections = parse_list(args.sections, SECTIONS, 'section')
-    for name in ('duration', 'repeats', 'rate', 'overload_factor'):
+    for name in ('duration', 'repeats', 'rate', 'overload_factor', 'raw_runs'):
         value = getattr(args, name)
         if value is not None:
             if value <= 0:

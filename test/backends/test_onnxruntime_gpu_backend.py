@@ -70,7 +70,7 @@ def fixed_model(tmp_path):
 
 @pytest.fixture
 def fake(monkeypatch):
-    """The stand-in onnxruntime and CUDA binding, wired where the backend imports them."""
+    """Wire the stand-in onnxruntime and CUDA binding where the backend imports them."""
     ort = FakeOrtCuda()
     apis = []
 

@@ -64,7 +64,7 @@ def test_helpers_reject_bad_input():
 def _args(**kw):
     base = {'quick': False, 'models': None, 'sizes': None, 'precisions': None,
             'duration': None, 'repeats': None, 'rate': None, 'overload_factor': None,
-            'sections': None}
+            'sections': None, 'raw_runs': None}
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -76,6 +76,7 @@ def test_options_quick_then_explicit_overrides():
     assert bench_cmd.options_from_args(_args()).models == BenchOptions().models
     with pytest.raises(ValueError, match='--duration must be > 0'):
         bench_cmd.options_from_args(_args(duration=-1.0))
+    assert bench_cmd.options_from_args(_args(raw_runs=120)).raw_runs == 120
     with pytest.raises(ValueError, match='unknown section'):
         bench_cmd.options_from_args(_args(sections='e2e,cuda'))
 

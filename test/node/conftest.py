@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 import sys
 import time
@@ -32,9 +33,15 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.prefix) / 'bin'
 
 
+#: JSON parameters laid over every shipped config before a test's own overrides, e.g.
+#: '{"backend": "onnxruntime_gpu"}' to run these tests on the GPU (scripts/gpu_node_check.py)
+PARAMS_ENV = 'JETSON_INFER_TEST_PARAMS'
+
+
 def write_params(tmp_path: Path, config: str, overrides: Optional[Dict] = None,
                  node_name: str = 'jetson_infer') -> Path:
     values = read_ros_parameters(ROOT / 'config' / config)
+    values.update(json.loads(os.environ.get(PARAMS_ENV) or '{}'))
     values.update(overrides or {})
     path = tmp_path / f'{node_name}_params.yaml'
     path.write_text(yaml.safe_dump({node_name: {'ros__parameters': values}}))
