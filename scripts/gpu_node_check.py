@@ -59,7 +59,7 @@ from jetson_infer_ros import ros_isolation  # noqa: E402
 
 ros_isolation.apply_to_this_process()   # before anything imports rclpy
 
-STEPS = ('env', 'probe', 'top1', 'regress', 'tests')
+STEPS = ('env', 'tests', 'regress', 'top1', 'probe')
 NODE_TESTS = ('test/node/test_lifecycle_params.py', 'test/node/test_node_e2e.py')
 IOU_TARGET = 0.9
 TOP1_TARGET_POINTS = 0.2
@@ -123,38 +123,38 @@ def _pipeline(config: str, **overrides: Any) -> Any:
 def step_probe(args: argparse.Namespace) -> Dict[str, Any]:
     """Raw outputs GPU vs CPU on the same input tensor, and the whole per-frame result."""
     out: Dict[str, Any] = {}
-    for config, pictures in _frames().items():
-        cpu = _pipeline(config, backend='onnxruntime')
-        try:
-            for graph in (False, True):
-                key = f'{Path(config).stem}{"+graph" if graph else ""}'
-                t0 = time.monotonic()
-                gpu = _pipeline(config, backend=args.backend, use_cuda_graph=graph)
-                row: Dict[str, Any] = {'load_s': round(time.monotonic() - t0, 2),
-                                       'info': gpu.info()}
-                try:
-                    rel, same = [], []
-                    for pic in pictures:
-                        want = cpu.run([pic])[0]
-                        got = gpu.run([pic])[0]
-                        # the same input tensor into both: the execution provider's error
-                        gpu.backend.input_buffer()[:1] = cpu.backend.input_buffer()[:1]
-                        g_out = gpu.backend.infer(1)
-                        c_out = cpu.backend.infer(1)
-                        for name, c in c_out.items():
-                            g = g_out[name]
-                            rel.append(float(np.linalg.norm(g - c) / max(1e-12,
-                                                                         np.linalg.norm(c))))
-                        same.append(_same_answer(want, got))
-                    row.update(max_rel_l2=max(rel), answers_equal=same)
-                    row['infer_from_device_ms'] = _median_ms(
-                        lambda: gpu.backend.infer_from_device(1)
-                        if hasattr(gpu.backend, 'infer_from_device') else gpu.backend.infer(1))
-                finally:
-                    gpu.release()
-                out[key] = row
-        finally:
-            cpu.release()
+    saved = Path(args.out) / 'step_probe.json'
+    for graph in (False, True):         # every model without CUDA graph first
+        for config, pictures in _frames().items():
+            cpu = _pipeline(config, backend='onnxruntime')
+            key = f'{Path(config).stem}{"+graph" if graph else ""}'
+            t0 = time.monotonic()
+            gpu = _pipeline(config, backend=args.backend, use_cuda_graph=graph)
+            row: Dict[str, Any] = {'load_s': round(time.monotonic() - t0, 2),
+                                   'info': gpu.info()}
+            try:
+                rel, same = [], []
+                for pic in pictures:
+                    want = cpu.run([pic])[0]
+                    got = gpu.run([pic])[0]
+                    # the same input tensor into both: the execution provider's error
+                    gpu.backend.input_buffer()[:1] = cpu.backend.input_buffer()[:1]
+                    g_out = gpu.backend.infer(1)
+                    c_out = cpu.backend.infer(1)
+                    for name, c in c_out.items():
+                        g = g_out[name]
+                        rel.append(float(np.linalg.norm(g - c) / max(1e-12,
+                                                                     np.linalg.norm(c))))
+                    same.append(_same_answer(want, got))
+                row.update(max_rel_l2=max(rel), answers_equal=same)
+                row['infer_from_device_ms'] = _median_ms(
+                    lambda: gpu.backend.infer_from_device(1)
+                    if hasattr(gpu.backend, 'infer_from_device') else gpu.backend.infer(1))
+            finally:
+                gpu.release()
+                cpu.release()
+            out[key] = row
+            saved.write_text(json.dumps(out, default=str))   # kept if the next aborts
     return out
 
 
@@ -196,8 +196,6 @@ def step_top1(args: argparse.Namespace) -> Dict[str, Any]:
         pictures.append(Picture(img, 'bgr'))
     variants = {'cpu': {'backend': 'onnxruntime'},
                 'gpu+kernel': {'backend': args.backend, 'gpu_preprocess': True},
-                'gpu+kernel+graph': {'backend': args.backend, 'gpu_preprocess': True,
-                                     'use_cuda_graph': True},
                 'gpu, CPU preprocessing': {'backend': args.backend, 'gpu_preprocess': False}}
     top: Dict[str, List[int]] = {}
     top_scores: Dict[str, List[float]] = {}
@@ -364,6 +362,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument('--tests', nargs='*', help=f'node test files (default {NODE_TESTS})')
     ap.add_argument('--tests-timeout', type=float, default=270.0,
                     help='seconds for the whole node test run')
+    ap.add_argument('--step-timeout', type=float, default=420.0,
+                    help='seconds for any one step')
+    ap.add_argument('--child', choices=STEPS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -372,11 +373,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     results: Dict[str, Any] = {'command': ' '.join([Path(sys.argv[0]).name] + sys.argv[1:]),
                                'steps': {}, 'errors': {}, 'seconds': {}}
     path = out / 'gpu_node_check.json'
+    if args.child:                      # one step, in this process, result as JSON
+        value = globals()[f'step_{args.child}'](args)
+        (out / f'step_{args.child}.json').write_text(json.dumps(value, default=str))
+        return 0
     for step in steps:
         print(f'[gpu-check] step {step}', flush=True)
         t0 = time.monotonic()
+        # each step in a process of its own: a native abort (ONNX Runtime's CUDA EP once
+        # called std::terminate here) loses that step, not the whole check
+        part = out / f'step_{step}.json'
+        part.unlink(missing_ok=True)
+        cmd = [sys.executable, __file__, '--child', step] + sys.argv[1:]
         try:
-            results['steps'][step] = globals()[f'step_{step}'](args)
+            proc = subprocess.run(cmd, timeout=args.step_timeout)
+            if part.is_file():              # complete, or what a crashed step had saved
+                results['steps'][step] = json.loads(part.read_text())
+                part.unlink()
+            if proc.returncode != 0:
+                results['errors'][step] = f'step process exited {proc.returncode}'
         except Exception as exc:  # noqa: B902 - one failing step must not sink the rest
             results['errors'][step] = f'{type(exc).__name__}: {exc}'
             traceback.print_exc()

@@ -148,8 +148,37 @@ def install(wheels: Path, venv: Path, base_python: str) -> None:
     spec.loader.exec_module(setup_env)
     setup_env.write_ament_pth()
     setup_env.build_vision_msgs()
-    setup_env.install_project()
+    link_project(venv, Path(purelib))
     log(f'environment ready in {time.monotonic() - t0:.0f} s: {venv}')
+
+
+def link_project(venv: Path, purelib: Path) -> None:
+    """
+    Make this source tree importable and runnable from the venv, as an editable install.
+
+    ``pip install -e`` is not used: recent setuptools (81 on the H200's image) rejects
+    setup.cfg's ``[develop] script_dir``, which colcon installs need. A ``.pth`` puts the
+    tree on the path, the two console scripts are written into ``VENV/bin``, and the
+    ament index entry and share files are linked as ros_env/setup_env.py does.
+    """
+    (purelib / 'jetson_infer_ros_source.pth').write_text(str(ROOT) + '\n')
+    for script, target in (('infer_node', 'jetson_infer_ros.node'),
+                           ('jetson-infer', 'jetson_infer_ros.cli.main')):
+        path = venv / 'bin' / script
+        path.write_text(f'#!{venv / "bin" / "python"}\nimport sys\n'
+                        f'from {target} import main\nsys.exit(main())\n')
+        path.chmod(0o755)
+    share = venv / 'share' / 'jetson_infer_ros'
+    share.mkdir(parents=True, exist_ok=True)
+    for name in ('package.xml', 'launch', 'config'):
+        link = share / name
+        if link.is_symlink():
+            link.unlink()
+        if not link.exists():
+            link.symlink_to(ROOT / name)
+    index = venv / 'share' / 'ament_index' / 'resource_index' / 'packages'
+    index.mkdir(parents=True, exist_ok=True)
+    (index / 'jetson_infer_ros').touch()
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -54,28 +54,33 @@ for step in "$@"; do
       fi ;;
     env)
       $PY "$W/repo/scripts/gpu_node_env.py" --install "$W/wheels" --venv "$W/venv" \
-        > "$OUT/env.log" 2>&1 || status=1
-      tail -n 5 "$OUT/env.log" ;;
+        > "$W/env.log" 2>&1 || status=1
+      grep -v 'is ignored' "$W/env.log" >> "$OUT/run.log"
+      tail -n 5 "$W/env.log" ;;
     check)
       # shellcheck disable=SC1091
       source "$W/venv/gpu_env.sh"
       (cd "$W/repo" && "$W/venv/bin/python" scripts/gpu_node_check.py --out "$OUT/check" \
         --imagenet "$W/imagenet" ${CHECK_STEPS:+--steps $CHECK_STEPS} \
         ${CHECK_BACKEND:+--backend $CHECK_BACKEND}) \
-        > "$OUT/check.log" 2>&1 || status=1
-      tail -c 3000 "$OUT/check.log" ;;
+        > "$W/check.log" 2>&1 || status=1
+      grep -v 'No registered plugin EP device' "$W/check.log" >> "$OUT/run.log"
+      tail -c 2500 "$W/check.log" ;;
     bench:*)
       IFS=: read -r _ models sizes repeats <<< "$step"
       # shellcheck disable=SC1091
       source "$W/venv/gpu_env.sh"
+      name="bench-${models//,/_}-${sizes//,/_}"
       (cd "$W/repo" && "$W/venv/bin/jetson-infer" bench --sections gpu --models "$models" \
         --sizes "$sizes" --repeats "$repeats" --precisions fp32 \
         --raw-runs "${BENCH_RAW_RUNS:-300}" \
-        --duration "${BENCH_DURATION:-4}" --out "$OUT/bench-${models//,/+}" \
-        --gpu-results /nonexistent) > "$OUT/bench-${models//,/+}.log" 2>&1 || status=1
-      grep '^\[bench\] target' "$OUT/bench-${models//,/+}.log" | tail -n 40 ;;
+        --duration "${BENCH_DURATION:-4}" --out "$OUT/$name" \
+        --gpu-results /nonexistent) > "$W/$name.log" 2>&1 || status=1
+      grep -v 'No registered plugin EP device' "$W/$name.log" >> "$OUT/run.log"
+      grep '^\[bench\] target' "$W/$name.log" | tail -n 40 ;;
     *) echo "[gpu-run] unknown step $step"; status=2 ;;
   esac
-  echo "[gpu-run] step $step done in $(( $(date +%s) - t0 )) s (status $status)"
+  echo "[gpu-run] step $step done in $(( $(date +%s) - t0 )) s (status $status)" |
+    tee -a "$OUT/run.log"
 done
 exit $status

@@ -26,10 +26,14 @@ ONNX Runtime runs on this backend's own stream (``user_compute_stream``), so the
 preprocessing kernel (``jetson_infer_ros.gpu``) writes the network input straight into
 the bound buffer on that stream, the run follows it in stream order, and the outputs
 come back by one asynchronous copy each into pinned host arrays and one stream
-synchronise. ``disable_synchronize_execution_providers`` stops ONNX Runtime waiting
-for the device at the end of each run: the stream synchronise after the copies is the
-only wait. With ``use_cuda_graph`` ONNX Runtime captures the run once per batch size
+synchronise. With ``use_cuda_graph`` ONNX Runtime captures the run once per batch size
 (``gpu_graph_id``) and replays it; a model it cannot capture runs without, logged once.
+A capturing session runs on ONNX Runtime's own stream, so the input is synchronised on
+ours before each run instead of ordered after it: on the H200, ``enable_cuda_graph``
+together with our stream as ``user_compute_stream`` and
+``disable_synchronize_execution_providers`` aborted the process in ONNX Runtime's
+pinned-memory allocator (CUDA error 800, operation not permitted), and ONNX Runtime's
+own end-of-run synchronise is kept for the same reason.
 
 ONNX Runtime's CPU thread pool only serves nodes left on the CPU here; its threads do
 not spin (see the CPU backend's docstring for what spinning costs a robot's CPU).
@@ -164,7 +168,6 @@ class OnnxRuntimeGpuBackend(Backend):
         self._run_options: Dict[int, Any] = {}
         self._providers: List[str] = []
         self._graph = False
-        self._sync_in_run = False
         self._sha256 = ''
 
     # -- Backend contract ----------------------------------------------------------
@@ -262,7 +265,6 @@ class OnnxRuntimeGpuBackend(Backend):
             session = self._new_session(ort, path, extra, graph=False)
             self._setup_input(session, extra)
             self._setup_outputs(session)
-            self._sync_in_run = bool(self._host_outputs)
             self._session = session
             if self.options.use_cuda_graph and self._host_outputs:
                 self._log('onnxruntime_gpu: CUDA graph not possible (outputs '
@@ -293,9 +295,11 @@ class OnnxRuntimeGpuBackend(Backend):
         opts = self.options
         device = str(int(opts.device_id))
         stream = str(int(self._stream))
-        cuda: Dict[str, str] = {'device_id': device, 'user_compute_stream': stream}
+        cuda: Dict[str, str] = {'device_id': device}
         if graph:
             cuda['enable_cuda_graph'] = '1'
+        else:
+            cuda['user_compute_stream'] = stream
         custom = extra.get('cuda_provider_options') or {}
         cuda.update({str(k): str(v) for k, v in dict(custom).items()})
         providers: List[Tuple[str, Dict[str, str]]] = []
@@ -308,12 +312,14 @@ class OnnxRuntimeGpuBackend(Backend):
             os.makedirs(cache, exist_ok=True)
             low = opts.precision in ('fp16', 'int8')
             trt: Dict[str, str] = {
-                'device_id': device, 'user_compute_stream': stream,
+                'device_id': device,
                 'trt_engine_cache_enable': 'True', 'trt_engine_cache_path': cache,
                 'trt_timing_cache_enable': 'True', 'trt_timing_cache_path': cache,
                 'trt_max_workspace_size': str(int(opts.workspace_mb) << 20),
                 'trt_fp16_enable': str(low), 'trt_int8_enable': str(opts.precision == 'int8'),
                 'trt_cuda_graph_enable': str(bool(graph))}
+            if not graph:
+                trt['user_compute_stream'] = stream
             if opts.dla_core >= 0:
                 trt.update(trt_dla_enable='True', trt_dla_core=str(int(opts.dla_core)))
             providers.append((TENSORRT_EP, trt))
@@ -433,8 +439,6 @@ class OnnxRuntimeGpuBackend(Backend):
         for name in self._host_outputs:
             binding.bind_output(name, 'cpu')
         ro = self._ort.RunOptions()
-        if not self._sync_in_run:
-            ro.add_run_config_entry('disable_synchronize_execution_providers', '1')
         if self._graph:
             ro.add_run_config_entry('gpu_graph_id', str(rows))   # 0 is ORT's own
         self._bindings[rows] = binding
@@ -453,6 +457,8 @@ class OnnxRuntimeGpuBackend(Backend):
             api.memcpy_htod_async(inp.device, inp.host.ptr, inp.row_bytes * rows, self._stream)
         for name in self._host_outputs:
             binding.bind_output(name, 'cpu')   # its shape may differ from the last run's
+        if self._graph:                        # ORT's own stream: the input must be there
+            api.stream_synchronize(self._stream)
         try:
             self._session.run_with_iobinding(binding, self._run_options[rows])
         except Exception as exc:

@@ -183,7 +183,7 @@ def test_providers_options_and_device_bindings(model, fake):
                                    rtol=1e-5)
         assert out.ctypes.data in api.hosts        # a view of the pinned output mirror
         run = session.runs[-1]
-        assert run['options'] == {'disable_synchronize_execution_providers': '1',
+        assert run['options'] == {'disable_synchronize_execution_providers': None,
                                   'gpu_graph_id': None}
         (name, device, shape, ptr), = run['inputs']
         assert (device, shape) == ('cuda', (2, 3, 8, 8))
@@ -224,7 +224,8 @@ def test_cuda_graph_is_requested_and_one_graph_per_batch_size(model, fake):
         probe, graph = fake.sessions[-2:]
         assert 'enable_cuda_graph' not in probe.asked['CUDAExecutionProvider']
         assert probe.plain_runs == 2 and graph.plain_runs == 0   # host arrays never captured
-        assert graph.asked['CUDAExecutionProvider']['enable_cuda_graph'] == '1'
+        assert graph.asked['CUDAExecutionProvider'] == {'device_id': '0',
+                                                        'enable_cuda_graph': '1'}
         ids = [r['options']['gpu_graph_id'] for r in graph.runs]
         assert set(ids) == {'2', '1'}              # warmed up (captured) at both sizes
         backend.infer(1)
