@@ -28,12 +28,14 @@ the bound buffer on that stream, the run follows it in stream order, and the out
 come back by one asynchronous copy each into pinned host arrays and one stream
 synchronise. With ``use_cuda_graph`` ONNX Runtime captures the run once per batch size
 (``gpu_graph_id``) and replays it; a model it cannot capture runs without, logged once.
-A capturing session runs on ONNX Runtime's own stream, so the input is synchronised on
-ours before each run instead of ordered after it: on the H200, ``enable_cuda_graph``
-together with our stream as ``user_compute_stream`` and
-``disable_synchronize_execution_providers`` aborted the process in ONNX Runtime's
-pinned-memory allocator (CUDA error 800, operation not permitted), and ONNX Runtime's
-own end-of-run synchronise is kept for the same reason.
+A capturing session runs on ONNX Runtime's own stream, and every session keeps ONNX
+Runtime's end-of-run synchronise: the input is synchronised on our stream before a
+captured run instead of ordered after it. That is the configuration that ran on the H200
+(2026-12-01, docs/gpu_results.md); the first attempt, where every session, the capturing
+one included, ran on our stream as ``user_compute_stream`` with
+``disable_synchronize_execution_providers``, aborted the process in ONNX Runtime's
+pinned-memory allocator (CUDA error 800 in ``cudaFreeHost``) in the session created after
+a captured one; which of the two settings caused it was not isolated.
 
 ONNX Runtime's CPU thread pool only serves nodes left on the CPU here; its threads do
 not spin (see the CPU backend's docstring for what spinning costs a robot's CPU).

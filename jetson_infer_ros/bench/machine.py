@@ -60,6 +60,15 @@ def _version(module: str) -> str:
         return 'unknown'
 
 
+def _imported_version(module: str) -> str:
+    """Version of the module Python imports (onnxruntime-gpu also imports as onnxruntime)."""
+    try:
+        import importlib
+        return str(importlib.import_module(module).__version__)
+    except Exception:  # noqa: B902 - a missing module is reported, not fatal
+        return 'unknown'
+
+
 def describe() -> Dict[str, Any]:
     """Return the machine description stored in the report."""
     import psutil
@@ -74,7 +83,7 @@ def describe() -> Dict[str, Any]:
         'ram_gib': round(mem.total / 2 ** 30, 1),
         'os': platform.platform(),
         'python': sys.version.split()[0],
-        'onnxruntime': _version('onnxruntime'),
+        'onnxruntime': _imported_version('onnxruntime'),
         'numpy': _version('numpy'),
         'opencv': _version('opencv-python-headless'),
         'rclpy': _version('rclpy'),
