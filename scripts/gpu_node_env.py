@@ -27,8 +27,8 @@ Python whose site-packages also sees that Python's own packages (a ``.pth`` appe
 after the venv's, so onnxruntime-gpu shadows the image's CPU onnxruntime), installs the
 wheels with ``--no-index --no-deps``, writes ``VENV/gpu_env.sh`` (LD_LIBRARY_PATH for the
 CUDA and cuDNN libraries of the image's ``nvidia-*`` packages, which ONNX Runtime's CUDA
-EP loads), then builds vision_msgs with its CMake and installs this package editable,
-with ros_env/setup_env.py's own steps.
+EP loads), then builds vision_msgs with its CMake (ros_env/setup_env.py's own step) and
+links this source tree into the venv (``link_project``).
 
     python3 scripts/gpu_node_env.py --download wheels/
     python3 scripts/gpu_node_env.py --install wheels/ --venv /root/jir/venv
