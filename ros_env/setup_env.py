@@ -125,8 +125,7 @@ def create_venv() -> None:
 
 def pip_install() -> None:
     lock = ENV_DIR / 'requirements.lock'
-    nodeps = ENV_DIR / 'requirements-nodeps.txt'
-    key = digest(lock, nodeps, extra=sys.version)
+    key = digest(lock, extra=sys.version)
     if stamped('pip', key):
         return
     STAMPS.mkdir(parents=True, exist_ok=True)
@@ -135,10 +134,33 @@ def pip_install() -> None:
     log('installing the pinned Python packages (ROS 2 kilted wheels, runtime, tests)')
     t0 = time.monotonic()
     run_pip(['install', '-q', '-r', lock])
-    run_pip(['install', '-q', '--no-deps', '-r', nodeps])
     write_ament_pth()
     log(f'packages installed in {time.monotonic() - t0:.0f} s')
     stamp('pip', key)
+
+
+def install_tensorrt_tools() -> None:
+    """
+    TensorRT-RTX into the venv (the tests' engine builder); tensorrt-stubs beside it.
+
+    The stubs go to <venv>/stubs, where only mypy looks (mypy_path): in site-packages
+    their bare ``tensorrt/`` folder imports as an empty package that shadows TensorRT.
+    """
+    rtx = ENV_DIR / 'requirements-tensorrt-rtx.txt'
+    stubs = ENV_DIR / 'requirements-stubs.txt'
+    key = digest(rtx, stubs, extra=sys.version)
+    if stamped('tensorrt', key):
+        return
+    log('installing TensorRT-RTX (the engine builder the tests run) and tensorrt-stubs')
+    t0 = time.monotonic()
+    run_pip(['install', '-q', '--no-deps', '-r', rtx])
+    if (site_packages() / 'tensorrt').is_dir():   # a venv from before the stubs moved
+        run_pip(['uninstall', '-q', '-y', 'tensorrt-stubs'])
+    target = VENV / 'stubs'
+    shutil.rmtree(target, ignore_errors=True)
+    run_pip(['install', '-q', '--no-deps', '--target', target, '-r', stubs])
+    log(f'TensorRT-RTX and stubs installed in {time.monotonic() - t0:.0f} s')
+    stamp('tensorrt', key)
 
 
 def site_packages() -> Path:
@@ -333,6 +355,7 @@ def main(argv=None) -> int:
             return 0
         create_venv()
         pip_install()
+        install_tensorrt_tools()
         build_vision_msgs()
         install_project()
     except SetupError as exc:

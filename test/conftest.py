@@ -137,3 +137,13 @@ def pytest_sessionfinish(session, exitstatus):
     """Remove the Fast DDS files of killed children that were still in use at their kill."""
     time.sleep(0.2)
     shm_cleanup.remove_claimed()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what the real TensorRT builder built in this session (engine sizes, its lines)."""
+    builds = sys.modules.get('jetson_infer_ros.testing.trt_builds')
+    lines = builds.summary() if builds is not None else []
+    if lines:
+        terminalreporter.section('TensorRT engine builds (real builder)')
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -89,8 +89,18 @@ def _say(log: Any, message: str) -> None:
         log(message)
 
 
-def _build(cls, model_path: str, options: BackendOptions, load: bool) -> Backend:
-    backend = cls(model_path, options)
+def _info(log: Any):
+    """A one-argument callable for progress lines: ``log.info``, ``log`` itself, or logging."""
+    if log is None:
+        return logging.getLogger(__name__).info
+    return log.info if hasattr(log, 'info') else log
+
+
+def _build(cls, model_path: str, options: BackendOptions, load: bool,
+           log: Any = None) -> Backend:
+    # a TensorRT build takes minutes on a Jetson: its progress goes to the caller's log
+    backend = (cls(model_path, options, log=_info(log)) if getattr(cls, 'accepts_log', False)
+               else cls(model_path, options))
     if load:
         try:
             backend.load()
@@ -119,17 +129,17 @@ def create_backend(kind: str, model_path: str, options: Optional[BackendOptions]
     if key == 'onnxruntime':
         return _build(_onnxruntime_class(), model_path, options, load)
     if key == 'tensorrt':
-        return _build(_tensorrt_class(), model_path, options, load)
+        return _build(_tensorrt_class(), model_path, options, load, log)
     if key == 'onnxruntime_gpu':
-        return _build(_onnxruntime_gpu_class(log), model_path, options, load)
+        return _build(_onnxruntime_gpu_class(log), model_path, options, load, log)
     try:
-        backend = _build(_tensorrt_class(), model_path, options, load)
+        backend = _build(_tensorrt_class(), model_path, options, load, log)
         _say(log, 'backend auto: TensorRT is available here; using it')
         return backend
     except BackendUnavailable as exc:
         reason = str(exc)
     try:
-        backend = _build(_onnxruntime_gpu_class(log), model_path, options, load)
+        backend = _build(_onnxruntime_gpu_class(log), model_path, options, load, log)
         _say(log, f'backend auto: TensorRT unavailable ({reason}); using ONNX Runtime on '
                   'the GPU (onnxruntime_gpu)')
         return backend

@@ -25,7 +25,9 @@ typed network on 11; INT8 through Q/DQ in the ONNX, or on < 11 a legacy entropy
 calibrator that only replays a calibration cache), place layers on a DLA core with GPU
 fallback, and report progress (IProgressMonitor on >= 10, a periodic line otherwise).
 
-Which branch runs is decided by ``TrtCapabilities``, never by catching AttributeError.
+Which branch runs is decided by ``TrtCapabilities``, never by catching AttributeError;
+``trt`` is TensorRT or TensorRT-RTX (``trt_module``), whose builder runs without a GPU,
+takes no timing cache and no DLA, and is strongly typed like TensorRT 11.
 APIs missing from the 10.13 type stubs (``max_workspace_size``) are reached through
 ``setattr`` so mypy checks every other call against the real signatures.
 """
@@ -34,11 +36,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, List, Optional, TYPE_CHECKING
+from typing import Any, Callable, Dict, List, Optional, TYPE_CHECKING
 
 from jetson_infer_ros.backends.base import BackendError
 from jetson_infer_ros.backends.tensorrt.capabilities import TrtCapabilities
 from jetson_infer_ros.backends.tensorrt.engine_cache import atomic_write, BuildConfig
+from jetson_infer_ros.backends.tensorrt.trt_module import trt
 
 if TYPE_CHECKING:
     import tensorrt as trt_types
@@ -52,41 +55,61 @@ class EngineBuildError(BackendError):
 
 def make_logger(log: Log, verbose: bool = False) -> 'trt_types.ILogger':
     """
-    Return a trt.ILogger forwarding warnings and errors (info when verbose) to ``log``.
+    Return the trt.ILogger forwarding warnings and errors (info when verbose) to ``log``.
 
-    It also remembers the last error, so a failed build can say why in one line.
+    TensorRT keeps the first logger a process gives it and ignores later ones ("The
+    logger passed into createInferBuilder differs from one already registered"), so there
+    is one per TensorRT module, and each call points it at the new ``log``: a second
+    build's lines reach its own caller, not the first one's. It also keeps the errors of
+    the current call, so a failed build or load can say why in one line.
     """
-    import tensorrt as trt
+    module_logger = _LOGGERS.get(id(trt.ILogger))
+    if module_logger is None:
+        module_logger = _LOGGERS[id(trt.ILogger)] = _new_logger()
+    module_logger.target = log
+    module_logger.verbose = verbose
+    module_logger.last_error = ''
+    module_logger.errors = []
+    return module_logger
+
+
+_LOGGERS: Dict[int, Any] = {}
+
+
+def _new_logger() -> Any:
     severity = trt.ILogger.Severity
 
     class _Logger(trt.ILogger):
 
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
+            self.target: Log = lambda _msg: None
+            self.verbose = False
             self.last_error = ''
+            self.errors: List[str] = []
 
         def log(self, level: 'trt_types.ILogger.Severity', msg: str) -> None:
             if level in (severity.INTERNAL_ERROR, severity.ERROR):
                 self.last_error = msg
-                log(f'TensorRT error: {msg}')
+                self.errors.append(msg)
+                self.target(f'TensorRT error: {msg}')
             elif level == severity.WARNING:
-                log(f'TensorRT warning: {msg}')
-            elif verbose and level == severity.INFO:
-                log(f'TensorRT: {msg}')
+                self.target(f'TensorRT warning: {msg}')
+            elif self.verbose and level == severity.INFO:
+                self.target(f'TensorRT: {msg}')
 
     return _Logger()
 
 
 def _progress_monitor(log: Log) -> 'trt_types.IProgressMonitor':
     """Return an IProgressMonitor (TensorRT >= 10) logging phases and progress."""
-    import tensorrt as trt
 
     class _Progress(trt.IProgressMonitor):
 
         def __init__(self) -> None:
             trt.IProgressMonitor.__init__(self)
             self._steps: dict = {}
-            self._last = 0.0
+            self._last = time.monotonic()   # a line every 10 s, for builds that long
 
         def phase_start(self, phase_name: str, parent_phase: Optional[str],
                         num_steps: int) -> None:
@@ -151,7 +174,6 @@ def parser_errors(parser: 'trt_types.OnnxParser') -> str:
 
 def has_quantize_layers(network: 'trt_types.INetworkDefinition') -> bool:
     """Tell whether the ONNX carried Q/DQ nodes (explicit quantization)."""
-    import tensorrt as trt
     wanted = {trt.LayerType.QUANTIZE, trt.LayerType.DEQUANTIZE}
     return any(network.get_layer(i).type in wanted for i in range(network.num_layers))
 
@@ -164,7 +186,6 @@ def cache_only_calibrator(cache: bytes, batch: int) -> 'trt_types.IInt8Calibrato
     Calibrating from images is a separate offline step (it needs a data set); at
     build time on the robot, the cache is all TensorRT needs.
     """
-    import tensorrt as trt
 
     class _CacheCalibrator(trt.IInt8EntropyCalibrator2):
 
@@ -191,7 +212,6 @@ def _dynamic_batch_profile(builder: 'trt_types.Builder',
                            network: 'trt_types.INetworkDefinition', config: BuildConfig,
                            log: Log) -> Optional['trt_types.IOptimizationProfile']:
     """Profile min 1 / opt = max = max_batch for inputs with a dynamic batch dimension."""
-    import tensorrt as trt
     profile = None
     for i in range(network.num_inputs):
         tensor = network.get_input(i)
@@ -228,7 +248,6 @@ def build_engine(caps: TrtCapabilities, onnx_bytes: bytes, config: BuildConfig,
 
     ``onnx_path`` lets the parser find external weight files next to the model.
     """
-    import tensorrt as trt
     caps.require_supported()
     logger = make_logger(log, verbose)
     builder = trt.Builder(logger)
@@ -243,7 +262,11 @@ def build_engine(caps: TrtCapabilities, onnx_bytes: bytes, config: BuildConfig,
     ok = (parser.parse(onnx_bytes, onnx_path) if onnx_path
           else parser.parse(onnx_bytes))
     if not ok:
-        raise EngineBuildError(f'TensorRT could not parse the ONNX: {parser_errors(parser)}')
+        logged = getattr(logger, 'errors', [])
+        detail = parser_errors(parser)
+        if logged and logged[0].replace('\n', ' ') not in detail:
+            detail += ' | ' + logged[0].replace('\n', ' ')
+        raise EngineBuildError(f'{caps.display} could not parse the ONNX: {detail}')
     if network.num_inputs < 1 or network.num_outputs < 1:
         raise EngineBuildError('the ONNX has no inputs or no outputs')
 
@@ -260,7 +283,7 @@ def build_engine(caps: TrtCapabilities, onnx_bytes: bytes, config: BuildConfig,
 
     _set_precision(caps, builder, network, build_config, config, calibration_cache,
                    strongly_typed, log)
-    _set_dla(builder, build_config, config, log)
+    _set_dla(caps, builder, build_config, config, log)
 
     timing_cache = None
     if caps.timing_cache and timing_cache_path:
@@ -279,9 +302,13 @@ def build_engine(caps: TrtCapabilities, onnx_bytes: bytes, config: BuildConfig,
             log(f'reusing timing cache {timing_cache_path}')
 
     started = time.monotonic()
-    log(f'building TensorRT {caps.version_string} engine ({config.precision}, max batch '
+    log(f'building {caps.display} engine ({config.precision}, max batch '
         f'{config.max_batch}, workspace {config.workspace_mb} MB'
         + (f', DLA core {config.dla_core}' if config.dla_core >= 0 else '') + ')')
+    if caps.rtx:
+        log(f'{caps.display} builds ahead of time, without a GPU: the engine is for RTX GPUs '
+            '(compute capability 8.0, 8.6, 8.9, 12.x) and is compiled for the device when '
+            'it is loaded')
     if caps.progress_monitor:
         build_config.progress_monitor = _progress_monitor(log)
         serialized = builder.build_serialized_network(network, build_config)
@@ -291,7 +318,9 @@ def build_engine(caps: TrtCapabilities, onnx_bytes: bytes, config: BuildConfig,
     if serialized is None:
         reason = getattr(logger, 'last_error', '') or 'see the TensorRT errors logged above'
         raise EngineBuildError(f'TensorRT could not build the engine: {reason}')
-    log(f'engine built in {time.monotonic() - started:.1f} s')
+    data = bytes(memoryview(serialized))
+    log(f'engine built by {caps.display} in {time.monotonic() - started:.2f} s: '
+        f'{len(data)} bytes ({len(data) / 1e6:.1f} MB)')
 
     if timing_cache is not None:
         try:
@@ -299,7 +328,7 @@ def build_engine(caps: TrtCapabilities, onnx_bytes: bytes, config: BuildConfig,
                          bytes(memoryview(build_config.get_timing_cache().serialize())))
         except OSError as exc:
             log(f'could not save the timing cache {timing_cache_path}: {exc}')
-    return bytes(memoryview(serialized))
+    return data
 
 
 def _set_precision(caps: TrtCapabilities, builder: 'trt_types.Builder',
@@ -307,18 +336,18 @@ def _set_precision(caps: TrtCapabilities, builder: 'trt_types.Builder',
                    build_config: 'trt_types.IBuilderConfig', config: BuildConfig,
                    calibration_cache: bytes, strongly_typed: bool, log: Log) -> None:
     """FP16 / INT8 the way this TensorRT allows; see the module docstring."""
-    import tensorrt as trt
     if config.precision == 'fp32':
         return
     if strongly_typed:
         # TensorRT 11: tensor types come from the ONNX itself.
         if config.precision == 'int8' and not has_quantize_layers(network):
             raise EngineBuildError(
-                f'TensorRT {caps.version_string} builds INT8 only from an ONNX with Q/DQ '
+                f'{caps.display} builds INT8 only from an ONNX with Q/DQ '
                 'nodes (explicit quantization); this ONNX has none')
-        log(f'TensorRT {caps.version_string} has no builder precision flags: the network '
-            f'is strongly typed and runs in the precision of the ONNX ({config.precision} '
-            'needs an ONNX exported in that precision)')
+        log(f'{caps.display} has no builder precision flags: the network is strongly '
+            f'typed and runs in the precision of its ONNX ({config.precision}: '
+            + ('the Q/DQ nodes' if config.precision == 'int8' else 'its float16 tensors')
+            + ')')
         return
     if not builder.platform_has_fast_fp16:
         log('this GPU has no fast FP16; building anyway as asked')
@@ -343,12 +372,14 @@ def _set_precision(caps: TrtCapabilities, builder: 'trt_types.Builder',
         + '; neither was given')
 
 
-def _set_dla(builder: 'trt_types.Builder', build_config: 'trt_types.IBuilderConfig',
-             config: BuildConfig, log: Log) -> None:
+def _set_dla(caps: TrtCapabilities, builder: 'trt_types.Builder',
+             build_config: 'trt_types.IBuilderConfig', config: BuildConfig, log: Log) -> None:
     """Run on DLA core ``dla_core`` with GPU fallback for layers DLA cannot run."""
-    import tensorrt as trt
     if config.dla_core < 0:
         return
+    if not caps.dla:
+        raise EngineBuildError(f'dla_core {config.dla_core} requested but {caps.display} has '
+                               'no DLA (Jetson only); set dla_core -1')
     cores = builder.num_DLA_cores
     if config.dla_core >= cores:
         raise EngineBuildError(

@@ -24,6 +24,10 @@ deprecated the INT8 calibrators, 11 removed weak typing (``BuilderFlag.FP16/INT8
 ``hasattr`` on the module (attributes beat version numbers: vendors backport), and the
 builder and runner only read the resulting flags. Unit tests feed stand-in module
 objects with each version's attributes.
+
+TensorRT-RTX (module ``tensorrt_rtx_bindings``, see ``trt_module``) is detected here too:
+the TensorRT 10/11 API, strongly typed only, no calibrator, no DLA, no timing cache, and
+a version of its own (1.x), which is checked against its own minimum.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ from typing import Any, Tuple
 
 #: oldest TensorRT the backend runs on (JetPack 5.1.x ships 8.5.2)
 MIN_VERSION = (8, 5, 0)
+
+#: TensorRT for RTX GPUs: its own product name and version line
+RTX_PRODUCT = 'TensorRT-RTX'
+RTX_MIN_VERSION = (1, 0, 0)
 
 
 class TensorRTVersionError(RuntimeError):
@@ -64,7 +72,24 @@ class TrtCapabilities:
     strongly_typed_flag: bool       # NetworkDefinitionCreationFlag.STRONGLY_TYPED (>= 9)
     explicit_batch_flag_needed: bool  # < 10: EXPLICIT_BATCH must be passed to create_network
     progress_monitor: bool          # IProgressMonitor (>= 10)
-    timing_cache: bool              # IBuilderConfig.create_timing_cache
+    timing_cache: bool              # IBuilderConfig.create_timing_cache (not on RTX)
+    product: str = 'TensorRT'       # or RTX_PRODUCT
+    dla: bool = True                # DLA cores can be asked for (not on RTX)
+
+    @property
+    def rtx(self) -> bool:
+        """Tell whether this is TensorRT-RTX (builds without a GPU, runs on RTX GPUs)."""
+        return self.product == RTX_PRODUCT
+
+    @property
+    def display(self) -> str:
+        """'TensorRT 10.3.0.30' or 'TensorRT-RTX 1.7.1.116', for logs."""
+        return f'{self.product} {self.version_string}'
+
+    @property
+    def engine_version(self) -> str:
+        """The version an engine cache entry is valid for (products kept apart)."""
+        return self.display if self.rtx else self.version_string
 
     @property
     def weak_typing(self) -> bool:
@@ -72,20 +97,25 @@ class TrtCapabilities:
         return self.fp16_flag
 
     @property
+    def min_version(self) -> Tuple[int, int, int]:
+        return RTX_MIN_VERSION if self.rtx else MIN_VERSION
+
+    @property
     def supported(self) -> bool:
         """Tell whether the backend can run on this TensorRT."""
-        return self.version >= MIN_VERSION and self.name_based_io
+        return self.version >= self.min_version and self.name_based_io
 
     def require_supported(self) -> None:
         """Raise TensorRTVersionError saying why this TensorRT cannot be used."""
-        if self.version < MIN_VERSION:
+        if self.version < self.min_version:
             raise TensorRTVersionError(
-                f'TensorRT {self.version_string} is older than '
-                f'{".".join(map(str, MIN_VERSION[:2]))}, the first with the name-based '
-                'I/O API this backend uses (JetPack 5.1+)')
+                f'{self.display} is older than '
+                f'{".".join(map(str, self.min_version[:2]))}'
+                + ('' if self.rtx else ', the first with the name-based I/O API this '
+                   'backend uses (JetPack 5.1+)'))
         if not self.name_based_io:
             raise TensorRTVersionError(
-                f'TensorRT {self.version_string} lacks ICudaEngine.num_io_tensors / '
+                f'{self.display} lacks ICudaEngine.num_io_tensors / '
                 'IExecutionContext.execute_async_v3')
 
 
@@ -101,6 +131,7 @@ def detect(trt: Any) -> TrtCapabilities:
             'the imported "tensorrt" has no __version__: only type stubs or a broken '
             'install are present, not the TensorRT runtime')
     version = parse_version(version_string)
+    rtx = str(getattr(trt, '__name__', '')).startswith('tensorrt_rtx')
     engine = getattr(trt, 'ICudaEngine', None)
     context = getattr(trt, 'IExecutionContext', None)
     config = getattr(trt, 'IBuilderConfig', None)
@@ -120,7 +151,11 @@ def detect(trt: Any) -> TrtCapabilities:
         legacy_calibrator=(_has(trt, 'IInt8EntropyCalibrator2')
                            and _has(config, 'int8_calibrator') and _has(flags, 'INT8')),
         strongly_typed_flag=_has(net_flags, 'STRONGLY_TYPED'),
-        explicit_batch_flag_needed=version < (10, 0, 0) and _has(net_flags, 'EXPLICIT_BATCH'),
+        explicit_batch_flag_needed=(not rtx and version < (10, 0, 0)
+                                    and _has(net_flags, 'EXPLICIT_BATCH')),
         progress_monitor=_has(trt, 'IProgressMonitor') and _has(config, 'progress_monitor'),
-        timing_cache=_has(config, 'create_timing_cache', 'set_timing_cache'),
+        # TensorRT-RTX: a timing cache makes the builder look for a GPU, and has no effect
+        timing_cache=not rtx and _has(config, 'create_timing_cache', 'set_timing_cache'),
+        product=RTX_PRODUCT if rtx else 'TensorRT',
+        dla=not rtx,
     )

@@ -27,7 +27,8 @@ changes), which removes most of the launch overhead on a Jetson's slow CPU.
 Outputs are NumPy views of the pinned host buffers: they are overwritten by the next
 ``infer()``, so callers copy what they keep (the Backend contract says so too).
 
-``import tensorrt`` happens in ``load()``; importing this module needs only NumPy.
+TensorRT (or TensorRT-RTX, ``trt_module``) is imported in ``load()``, after a GPU was
+opened; importing this module needs only NumPy.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ import numpy as np
 
 from jetson_infer_ros.backends.base import (
     Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
-from jetson_infer_ros.backends.tensorrt.capabilities import (
-    detect, TensorRTVersionError, TrtCapabilities)
+from jetson_infer_ros.backends.tensorrt import trt_module
+from jetson_infer_ros.backends.tensorrt.capabilities import RTX_PRODUCT, TrtCapabilities
+from jetson_infer_ros.backends.tensorrt.trt_module import trt
 
 if TYPE_CHECKING:
     import tensorrt as trt_types
@@ -56,39 +58,39 @@ ENGINE_SUFFIXES = ('.engine', '.plan', '.trt')
 
 def import_tensorrt() -> Tuple[Any, TrtCapabilities]:
     """
-    Import TensorRT and read its capabilities, or raise BackendUnavailable saying why.
+    Import TensorRT (or TensorRT-RTX) and read its capabilities, or BackendUnavailable.
 
-    ``tensorrt-stubs`` installs a bare ``tensorrt/`` folder of .pyi files, which imports
-    as an empty namespace package: that is caught here as 'only type stubs'.
+    Which module, and how type stubs alone are told apart, is ``trt_module``'s one job.
     """
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise BackendUnavailable(f'tensorrt: not installed ({exc})') from None
-    except Exception as exc:  # a broken install can fail with anything at import
-        first = (str(exc).splitlines() or [''])[0]
-        raise BackendUnavailable(
-            f'tensorrt: import failed ({type(exc).__name__}: {first})') from None
-    try:
-        caps = detect(trt)
-        caps.require_supported()
-    except TensorRTVersionError as exc:
-        raise BackendUnavailable(f'tensorrt: {exc}') from None
-    return trt, caps
+    return trt_module.load()
 
 
-def check_available() -> None:
-    """Raise BackendUnavailable unless TensorRT and a CUDA Python binding are importable."""
-    import_tensorrt()
+def check_available(device_id: int = 0) -> None:
+    """
+    Raise BackendUnavailable unless TensorRT can run here; imports no TensorRT.
+
+    TensorRT with a CUDA Python binding is enough (it is installed where its GPU is).
+    TensorRT-RTX is also pip-installed on machines without a usable GPU (CI builds
+    engines with it), so for it the GPU is asked too: a driver, and a compute
+    capability its runtime takes.
+    """
+    found = trt_module.find()
+    if found is None:
+        raise BackendUnavailable(trt_module.not_installed_reason())
     import importlib.util
     for name in ('cuda.bindings', 'cuda.cudart', 'pycuda.driver'):
         try:
             if importlib.util.find_spec(name) is not None:
-                return
+                break
         except (ImportError, ValueError):
             continue
-    raise BackendUnavailable(
-        'tensorrt: no CUDA Python binding (install cuda-python, or pycuda on older Jetsons)')
+    else:
+        raise BackendUnavailable(
+            'tensorrt: no CUDA Python binding (install cuda-python, or pycuda on older Jetsons)')
+    if found[1] == RTX_PRODUCT:
+        reason = trt_module.rtx_device_reason(device_id)
+        if reason:
+            raise BackendUnavailable(f'tensorrt: {reason}')
 
 
 @dataclasses.dataclass
@@ -115,6 +117,8 @@ class TensorRTBackend(Backend):
     """Backend on a TensorRT engine built from the ONNX (cached) or loaded prebuilt."""
 
     name = 'tensorrt'
+    #: the backend factory hands it the caller's logger (build progress, cache decisions)
+    accepts_log = True
 
     def __init__(self, model_path: str, options: Optional[BackendOptions] = None,
                  log: Optional[Callable[[str], None]] = None,
@@ -208,30 +212,39 @@ class TensorRTBackend(Backend):
 
     # -- loading -------------------------------------------------------------------
     def _load_impl(self) -> None:
-        _, caps = import_tensorrt()
-        import tensorrt as trt  # typed against the stubs from here on
-        self._caps = caps
-        if self._api is None:
+        if self.model_path.lower().endswith(ENGINE_SUFFIXES) and \
+                not os.path.isfile(self.model_path):
+            raise BackendError(f'tensorrt: engine file not found: {self.model_path}')
+        if self._api is None:   # the GPU first: without one, TensorRT is not even imported
             from jetson_infer_ros.cuda.binding import CudaUnavailable, get_cuda_api
             try:
                 self._api = get_cuda_api(self.options.device_id)
             except CudaUnavailable as exc:
                 raise BackendUnavailable(f'tensorrt: {exc}') from None
+        _, caps = import_tensorrt()
+        self._caps = caps
+        if caps.rtx and not trt_module.rtx_runs_on(self._api.compute_capability()):
+            cc = self._api.compute_capability()
+            raise BackendUnavailable(
+                f'tensorrt: {caps.display} runs on RTX GPUs (compute capability 8.0, 8.6, '
+                f'8.9, 12.x); {self._api.device_name()} is {cc[0]}.{cc[1]}')
         from jetson_infer_ros.backends.tensorrt.builder import make_logger
         self._trt_logger = make_logger(self._log)
         runtime = trt.Runtime(self._trt_logger)
         self._runtime = runtime
         if self.options.dla_core >= 0:
             runtime.DLA_core = int(self.options.dla_core)
-        data, rebuild = self._engine_bytes(caps, force_build=False)
+        data, from_cache = self._engine_bytes(caps, force_build=False)
         engine: Optional['trt_types.ICudaEngine'] = runtime.deserialize_cuda_engine(data)
-        if engine is None and rebuild is not None:
+        if engine is None and from_cache:
             self._log('tensorrt: cached engine did not deserialize; rebuilding it')
             data, _ = self._engine_bytes(caps, force_build=True)
             engine = runtime.deserialize_cuda_engine(data)
         if engine is None:
-            raise BackendError(f'tensorrt: could not deserialize the engine for '
-                               f'{self.model_path} (built by another TensorRT or GPU?)')
+            errors = getattr(self._trt_logger, 'errors', [])
+            why = errors[0].replace('\n', ' ') if errors else 'built by another TensorRT or GPU?'
+            raise BackendError(f'tensorrt: {caps.display} could not deserialize the engine '
+                               f'for {self.model_path}: {why}')
         self._engine = engine
         context: Optional['trt_types.IExecutionContext'] = engine.create_execution_context()
         if context is None:
@@ -241,69 +254,34 @@ class TensorRTBackend(Backend):
         self._stream = self._api.stream_create()
         self._setup_io(engine, context)
 
-    def _engine_bytes(self, caps: TrtCapabilities, force_build: bool
-                      ) -> Tuple[bytes, Optional[str]]:
+    def _engine_bytes(self, caps: TrtCapabilities, force_build: bool) -> Tuple[bytes, bool]:
         """
         Engine bytes from a prebuilt file, the cache, or a fresh build.
 
-        Returns (bytes, cache key or None when the engine was a prebuilt file).
+        Returns (bytes, whether they came from the engine cache: only those are rebuilt
+        when the runtime refuses them).
         """
-        from jetson_infer_ros.backends.tensorrt import engine_cache
-        from jetson_infer_ros.backends.tensorrt.builder import build_engine
+        from jetson_infer_ros.backends.tensorrt import engine_source
         assert self._api is not None
         path = self.model_path
         if not os.path.isfile(path):
             raise BackendError(f'tensorrt: model file not found: {path}')
-        with open(path, 'rb') as f:
-            data = f.read()
         if path.lower().endswith(ENGINE_SUFFIXES):
+            with open(path, 'rb') as f:
+                data = f.read()
             self.engine_path = path
             self.engine_key = hashlib.sha256(data).hexdigest()
-            return data, None
-        opts = self.options
-        calibration = b''
-        if opts.calibration_cache:
-            try:
-                with open(opts.calibration_cache, 'rb') as f:
-                    calibration = f.read()
-            except OSError as exc:
-                raise BackendError(f'tensorrt: calibration_cache {opts.calibration_cache} '
-                                   f'unreadable ({exc.strerror or exc})') from None
-        try:
-            build = engine_cache.BuildConfig(
-                precision=opts.precision, dla_core=opts.dla_core,
-                workspace_mb=opts.workspace_mb, max_batch=opts.max_batch,
-                calibration_cache_sha256=(hashlib.sha256(calibration).hexdigest()
-                                          if calibration else ''))
-        except ValueError as exc:
-            raise BackendError(f'tensorrt: {exc}') from None
-        identity = engine_cache.EngineIdentity(
-            onnx_sha256=hashlib.sha256(data).hexdigest(), build=build,
-            trt_version=caps.version_string, gpu_name=self._api.device_name(),
-            compute_capability=self._api.compute_capability())
-        cache = engine_cache.EngineCache(opts.engine_cache_dir, self._log)
-        key = identity.key()
-        self.engine_key = key
-        self.engine_path = cache.engine_path(key)
-        cached = None if force_build else cache.load(identity)
-        if cached is not None:
-            self._log(f'tensorrt: using cached engine {self.engine_path}')
-            return cached, key
-        import time
-        started = time.monotonic()
-        engine = build_engine(
-            caps, data, build, self._log, onnx_path=os.path.abspath(path),
-            timing_cache_path=cache.timing_cache_path(
-                caps.version_string, identity.gpu_name, identity.compute_capability),
-            calibration_cache=calibration, verbose=bool(dict(opts.extra).get('verbose')))
-        cache.store(identity, engine, time.monotonic() - started)
-        self._log(f'tensorrt: engine cached at {self.engine_path}')
-        return engine, key
+            self._log(f'tensorrt: loading the prebuilt engine {path} ({len(data)} bytes)')
+            return data, False
+        result = engine_source.cached_engine(
+            caps, path, self.options, engine_source.target_for(caps, self._api), self._log,
+            force_build=force_build)
+        self.engine_key, self.engine_path = result.key, result.path
+        return result.data, not result.built
 
     def _setup_io(self, engine: 'trt_types.ICudaEngine',
                   context: 'trt_types.IExecutionContext') -> None:
         """Find the one input and the outputs, fix the batch, allocate every buffer."""
-        import tensorrt as trt
         inputs: List[Tuple[str, Tuple[int, ...], np.dtype]] = []
         outputs: List[Tuple[str, Tuple[int, ...], np.dtype]] = []
         for i in range(engine.num_io_tensors):

@@ -15,13 +15,16 @@
 """
 mypy over the TensorRT backend against tensorrt-stubs: the only check its calls get here.
 
-TensorRT cannot be installed on any machine this project has, so the builder and runner
-never execute in CI; type-checking them against the 10.13 stubs catches misspelt
-methods, wrong argument order and wrong types. Two things stand in the way, both
+TensorRT itself cannot be installed on any machine this project has; TensorRT-RTX runs
+the builder in CI (test_trt_real_builds.py), but the runner and TensorRT-only branches
+(weak typing, calibrators, DLA) only get this: type-checking against the 10.13 stubs
+catches misspelt methods, wrong argument order and wrong types. The stubs are installed
+in ``<venv>/stubs`` (ros_env/setup_env.py), never in site-packages, where their bare
+``tensorrt/`` folder would shadow a real TensorRT. Two things stand in the way, both
 handled here without weakening the check:
 
-- tensorrt-stubs puts ``tensorrt/__init__.pyi`` in site-packages with no ``py.typed``,
-  so mypy refuses it as "installed but untyped". A copy is put on MYPYPATH instead.
+- tensorrt-stubs has no ``py.typed``, so mypy would refuse it as "installed but
+  untyped" anyway; a copy is put on MYPYPATH.
 - the 10.13.0.35.1 stubs contain a few lines Python cannot parse (parameters named
   ``in``; a required parameter after defaults in ``add_scale_nd``). The copy renames
   ``in`` to ``in_`` and gives the stray parameter a default; no signature we use is
@@ -44,6 +47,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 STUBS_VERSION = '10.13.0.35.1'
+STUBS_DIR = Path(sys.prefix) / 'stubs'
 
 
 def _fix_def_line(line: str) -> str:
@@ -80,18 +84,25 @@ def parseable_copy(src: Path, dst: Path) -> int:
     return fixed
 
 
-def test_tensorrt_stubs_pinned_version_is_installed():
-    assert importlib.metadata.version('tensorrt-stubs') == STUBS_VERSION
+def test_tensorrt_stubs_pinned_version_is_installed_outside_the_import_path():
+    found = [d.version for d in importlib.metadata.distributions(path=[str(STUBS_DIR)])
+             if d.metadata['Name'] == 'tensorrt-stubs']
+    assert found == [STUBS_VERSION]
+    site = Path(sysconfig.get_paths()['purelib'])
+    assert not (site / 'tensorrt').exists(), 'stubs in site-packages shadow TensorRT'
+    code = 'import importlib.util; print(importlib.util.find_spec("tensorrt"))'
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == 'None'
 
 
 @pytest.mark.linter
 @pytest.mark.mypy
 def test_mypy_tensorrt_backend(tmp_path):
-    site = Path(sysconfig.get_paths()['purelib'])
     stubs = tmp_path / 'stubs'
     for package in ('tensorrt', 'tensorrt_bindings'):
-        assert (site / package).is_dir(), f'tensorrt-stubs=={STUBS_VERSION} not installed'
-        shutil.copytree(site / package, stubs / package)
+        assert (STUBS_DIR / package).is_dir(), f'tensorrt-stubs=={STUBS_VERSION} not installed'
+        shutil.copytree(STUBS_DIR / package, stubs / package)
     repaired = sum(parseable_copy(p, p) for p in stubs.rglob('*.pyi'))
     assert repaired <= 10  # a newer stubs release with more damage needs a look
     # the project's mypy settings, plus where the stubs copy is
@@ -113,10 +124,9 @@ def test_mypy_tensorrt_backend(tmp_path):
 @pytest.mark.mypy
 def test_mypy_really_checks_tensorrt_calls(tmp_path):
     """The same setup rejects a misspelt TensorRT call, so a clean run means something."""
-    site = Path(sysconfig.get_paths()['purelib'])
     stubs = tmp_path / 'stubs'
     for package in ('tensorrt', 'tensorrt_bindings'):
-        shutil.copytree(site / package, stubs / package)
+        shutil.copytree(STUBS_DIR / package, stubs / package)
     for p in stubs.rglob('*.pyi'):
         parseable_copy(p, p)
     probe = tmp_path / 'probe.py'

@@ -157,3 +157,27 @@ def test_stub_only_namespace_package_is_not_tensorrt():
 
 def test_minimum_version_is_jetpack_5_1():
     assert capabilities.MIN_VERSION == (8, 5, 0)
+
+
+def test_tensorrt_rtx_is_strongly_typed_with_a_version_of_its_own():
+    """TensorRT-RTX 1.x: the 10/11 API; its version is not TensorRT's (1.7 is not < 8.5)."""
+    mod = fake_trt('1.7.1.116', bindings=False, weak=False, calibrator=False,
+                   strongly_typed=True, explicit_batch=False, progress=True)
+    mod.__name__ = 'tensorrt_rtx_bindings'
+    c = detect(mod)
+    assert c.rtx and c.product == 'TensorRT-RTX' and c.display == 'TensorRT-RTX 1.7.1.116'
+    assert c.supported
+    c.require_supported()
+    assert not c.weak_typing and not c.legacy_calibrator and c.strongly_typed_flag
+    assert not c.dla and not c.timing_cache and not c.explicit_batch_flag_needed
+    assert c.engine_version == 'TensorRT-RTX 1.7.1.116'
+    assert caps('10.3.0.30').engine_version == '10.3.0.30' and caps('10.3.0.30').dla
+
+
+def test_the_same_version_number_is_too_old_for_tensorrt():
+    mod = fake_trt('1.7.1.116', bindings=False, weak=False, calibrator=False,
+                   strongly_typed=True, progress=True)
+    c = detect(mod)    # named tensorrt: TensorRT 1.7 would be far too old
+    assert not c.rtx and not c.supported
+    with pytest.raises(TensorRTVersionError, match='older than 8.5'):
+        c.require_supported()
