@@ -24,8 +24,13 @@ of ranges (``calibration_cache_path``) for both outputs:
     scales and zero-point 0, int8 weights per output channel (axis 0 of Conv and of
     Gemm with ``transB=1``), Q/DQ on the *inputs* of Conv/Gemm/MatMul and not on their
     outputs (TensorRT fuses Conv+activation and picks the output precision itself; a Q
-    between a Conv and its ReLU6 would quantize the pre-activation range). This is
-    what TensorRT 8.5-11 build as explicit quantization.
+    between a Conv and its ReLU6 would quantize the pre-activation range). Biases stay
+    float (``QuantizeBias`` off: TensorRT's parser takes only 8-bit and smaller types
+    into a DequantizeLinear, refuses the int32 bias DQ, and fuses a float bias into the
+    layer itself), and a quantized constant may only feed a weight's DequantizeLinear:
+    any other DQ of a constant (a Pad's fill value) is folded into the float it stands
+    for (:func:`fold_constant_dequantize`). This is what TensorRT 8.5-11 build as
+    explicit quantization; TensorRT-RTX's builder checks it in CI.
 ``onnxruntime``
     Q/DQ with uint8 activations (asymmetric, so ReLU/Clip fold into the range) and
     int8 per-channel weights: the U8S8 layout whose DQ->Conv->Q groups ONNX Runtime's
@@ -102,6 +107,7 @@ def _settings(target: str, keep_float: Sequence[str]) -> Dict[str, Any]:
                 'WeightSymmetric': True,
                 'OpTypesToExcludeOutputQuantization': list(WEIGHTED_OPS),
                 'QDQKeepRemovableActivations': True,
+                'QuantizeBias': False,
             }}
     if target == 'onnxruntime':
         return {
@@ -237,10 +243,65 @@ def write_quantized(model_path: str, ranges_json: str, method: Any, out_path: st
                             calibration_cache_path=ranges_json, **settings)
     finally:
         root.setLevel(level)
-    if keep_float:
-        model = onnx.load(out_path)
-        if float_inputs_for_kept_layers(model, keep_float):
-            onnx.save(model, out_path)
+    model = onnx.load(out_path)
+    changed = bool(keep_float) and float_inputs_for_kept_layers(model, keep_float) > 0
+    if target == 'tensorrt':
+        changed = bool(fold_constant_dequantize(model)) or changed
+    if changed:
+        onnx.save(model, out_path)
+
+
+def fold_constant_dequantize(model: Any) -> List[str]:
+    """
+    Replace every DequantizeLinear of a constant that is not a layer's weight by its float value.
+
+    TensorRT takes a quantized constant only as the input of a weight DQ (the weight of a
+    Conv/Gemm/MatMul); ONNX Runtime's quantizer also quantizes constants such as a Pad's
+    fill value with the tensor's scale, which TensorRT refuses ("Quantized constant ... is
+    only allowed before DQ", NanoDet's -inf MaxPool padding). The float written is what
+    the DequantizeLinear computed, so the model's arithmetic does not change. Returns the
+    folded DequantizeLinear nodes.
+    """
+    from onnx import numpy_helper
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    users: Dict[str, List[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    folded = []
+    for node in list(graph.node):
+        if node.op_type != 'DequantizeLinear' or node.input[0] not in inits:
+            continue
+        consumers = users.get(node.output[0], [])
+        if consumers and all(c.op_type in WEIGHTED_OPS and len(c.input) > 1
+                             and c.input[1] == node.output[0] for c in consumers):
+            continue   # a weight DQ: TensorRT fuses it into the layer
+        if any(i not in inits for i in node.input[1:] if i):
+            continue   # a scale computed at run time: not a constant
+        codes = numpy_helper.to_array(inits[node.input[0]]).astype(np.float64)
+        scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
+        zero = (numpy_helper.to_array(inits[node.input[2]]).astype(np.float64)
+                if len(node.input) > 2 and node.input[2] else np.zeros_like(scale))
+        axis = next((a.i for a in node.attribute if a.name == 'axis'), 1)
+        if scale.ndim == 1 and scale.size > 1:
+            shape = [1] * codes.ndim
+            shape[axis % codes.ndim] = scale.size
+            scale, zero = scale.reshape(shape), zero.reshape(shape)
+        value = ((codes - zero) * scale).astype(np.float32)
+        graph.initializer.append(numpy_helper.from_array(value, node.output[0]))
+        graph.node.remove(node)
+        folded.append(node.name)
+    if folded:
+        _drop_unused_initializers(model)
+    return folded
+
+
+def _drop_unused_initializers(model: Any) -> None:
+    graph = model.graph
+    used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+    for init in [i for i in graph.initializer if i.name not in used]:
+        graph.initializer.remove(init)
 
 
 def float_inputs_for_kept_layers(model: Any, keep_float: Sequence[str]) -> int:
