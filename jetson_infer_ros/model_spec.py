@@ -118,7 +118,7 @@ class ModelSpec:
 
 
 # -- reading the model -------------------------------------------------------------------
-def _check_model_file(path: Any) -> str:
+def _check_model_file(path: Any, engine: bool = False) -> str:
     if not path:
         raise ModelSpecError('no model path given')
     full = os.path.abspath(os.path.expanduser(str(path)))
@@ -126,8 +126,9 @@ def _check_model_file(path: Any) -> str:
         raise ModelSpecError(f'model file not found: {full}')
     if not os.path.isfile(full):
         raise ModelSpecError(f'model path is not a file: {full}')
-    if not full.lower().endswith('.onnx'):
-        raise ModelSpecError(f'model file must be an .onnx file, got {full}')
+    if not engine and not full.lower().endswith('.onnx'):
+        raise ModelSpecError(f'model file must be an .onnx file (or a TensorRT .engine/.plan '
+                             f'with backend tensorrt), got {full}')
     if os.path.getsize(full) == 0:
         raise ModelSpecError(f'model file is empty: {full}')
     return full
@@ -313,9 +314,14 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
                      interpolation: str = 'linear', labels: Labels = None,
                      decoder_options: Optional[Mapping[str, Any]] = None,
                      score_threshold: float = 0.35, nms_iou_threshold: float = 0.5,
-                     max_detections: int = 100, top_k: int = 5) -> ModelSpec:
+                     max_detections: int = 100, top_k: int = 5,
+                     io: Optional[Tuple[Sequence[TensorSpec], Sequence[TensorSpec]]] = None
+                     ) -> ModelSpec:
     """
     Read the ONNX model, fill in what it declares, and check the rest against it.
+
+    ``io`` gives the (inputs, outputs) instead, for a model that is not ONNX: a prebuilt
+    TensorRT engine, whose loaded backend reports them.
 
     ``input_size`` (int or (width, height)) is needed only for a model with dynamic
     spatial dimensions; ``resize`` defaults to ``center_crop`` for classification and
@@ -334,8 +340,11 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
     decoder = str(decoder).strip().lower()
     if decoder == 'yolo11':
         decoder = 'yolov8'
-    inputs, outputs = inspect_onnx(model_path)
-    full = _check_model_file(model_path)
+    if io is None:
+        inputs, outputs = inspect_onnx(model_path)
+    else:
+        inputs, outputs = list(io[0]), list(io[1])
+    full = _check_model_file(model_path, engine=io is not None)
     if len(inputs) != 1:
         raise ModelSpecError(
             f'{full} has {len(inputs)} inputs {[i.name for i in inputs]}; one image input '

@@ -56,6 +56,12 @@ def resolve_model(model_path: str) -> Tuple[str, Optional[str]]:
     return str(Path(model_path).expanduser()), None
 
 
+def is_engine_file(path: str) -> bool:
+    """Tell whether ``path`` names a serialized TensorRT engine (.engine, .plan, .trt)."""
+    from jetson_infer_ros.backends.tensorrt.runner import ENGINE_SUFFIXES
+    return str(path).lower().endswith(ENGINE_SUFFIXES)
+
+
 def to_bgr(picture: Picture) -> np.ndarray:
     """Copy any picture into bgr8 (debug images, contact sheets)."""
     import cv2
@@ -107,26 +113,42 @@ class InferencePipeline:
         labels = cfg.labels_file or default_labels
         if labels:
             self._check_labels_readable(labels)
-        model_file, precision = self._choose_precision(model_file)
+        engine_file = is_engine_file(model_file)
+        model_file, precision = (model_file, cfg.precision) if engine_file else \
+            self._choose_precision(model_file)
+        options = BackendOptions(
+            precision=precision, max_batch=cfg.max_batch, intra_op_threads=cfg.cpu_threads,
+            dla_core=cfg.dla_core, workspace_mb=cfg.workspace_mb,
+            engine_cache_dir=cfg.engine_cache_dir, use_cuda_graph=cfg.use_cuda_graph,
+            calibration_cache=self._calibration_cache(model_file, precision))
+        io = None
+        if engine_file:   # a prebuilt engine: only TensorRT reads it, and it tells its I/O
+            if cfg.backend == 'onnxruntime':
+                raise ValueError(f'{Path(model_file).name} is a serialized TensorRT engine: '
+                                 'it runs only with backend tensorrt (or auto)')
+            self.backend = create_backend('tensorrt', model_file, options, log=self._log,
+                                          load=True)
+            io = ([self.backend.input_spec], list(self.backend.output_specs))
         input_size = (cfg.input_width, cfg.input_height) if cfg.input_width else None
-        self.spec = build_model_spec(
-            model_file, cfg.task, cfg.decoder, input_size=input_size, color=cfg.color_order,
-            resize=cfg.resize_mode, crop_fraction=cfg.crop_fraction, mean=cfg.mean,
-            std=cfg.std, pad_value=cfg.pad_value, labels=labels,
-            score_threshold=cfg.score_threshold, nms_iou_threshold=cfg.nms_iou_threshold,
-            max_detections=cfg.max_detections, top_k=cfg.top_k)
+        try:
+            self.spec = build_model_spec(
+                model_file, cfg.task, cfg.decoder, input_size=input_size,
+                color=cfg.color_order, resize=cfg.resize_mode, crop_fraction=cfg.crop_fraction,
+                mean=cfg.mean, std=cfg.std, pad_value=cfg.pad_value, labels=labels,
+                score_threshold=cfg.score_threshold, nms_iou_threshold=cfg.nms_iou_threshold,
+                max_detections=cfg.max_detections, top_k=cfg.top_k, io=io)
+        except BaseException:
+            self.release()
+            raise
         if cfg.max_batch > 1 and not self.spec.batch_dynamic and self.spec.input_shape[0] != \
                 cfg.max_batch:
             raise ValueError(f'max_batch {cfg.max_batch}: the model is fixed at batch '
                              f'{self.spec.input_shape[0]} ({Path(model_file).name})')
         self.labels = self.spec.labels or tuple(
             str(i) for i in range(self.spec.num_classes or 0))
-        options = BackendOptions(
-            precision=precision, max_batch=cfg.max_batch, intra_op_threads=cfg.cpu_threads,
-            dla_core=cfg.dla_core, workspace_mb=cfg.workspace_mb,
-            engine_cache_dir=cfg.engine_cache_dir, use_cuda_graph=cfg.use_cuda_graph)
-        self.backend = create_backend(cfg.backend, model_file, options, log=self._log,
-                                      load=True)
+        if self.backend is None:
+            self.backend = create_backend(cfg.backend, model_file, options, log=self._log,
+                                          load=True)
         self._buffer = self.backend.input_buffer()
         expected = (self.backend.max_batch,) + tuple(self.spec.preprocess.input_shape)
         if tuple(self._buffer.shape) != expected:
@@ -172,6 +194,15 @@ class InferencePipeline:
                 f.read(1)
         except OSError as exc:
             raise ValueError(f'labels file {path} unreadable: {exc.strerror}') from None
+
+    @staticmethod
+    def _calibration_cache(model_file: str, precision: str) -> str:
+        """The legacy TensorRT calibration cache beside an accepted INT8 artefact, or ''."""
+        if precision != 'int8':
+            return ''
+        from jetson_infer_ros.quant.artifacts import family_of
+        cache = family_of(model_file).trt_cache
+        return str(cache) if cache.is_file() else ''
 
     def _choose_precision(self, model_file: str) -> Tuple[str, str]:
         """Pick the model file and precision that will really run (the INT8 gate decides)."""

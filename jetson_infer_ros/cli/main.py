@@ -34,6 +34,8 @@ SUBCOMMANDS = {
     'predict': ('jetson_infer_ros.cli.predict_cmd', 'run a model on images, print JSON'),
     'calibrate': ('jetson_infer_ros.cli.calibrate_cmd', 'INT8 calibration: write Q/DQ models'),
     'evaluate': ('jetson_infer_ros.cli.evaluate_cmd', 'INT8 vs FP32 on the same frames'),
+    'build-engine': ('jetson_infer_ros.cli.build_engine_cmd',
+                     'build the TensorRT engine ahead of time, into the engine cache'),
     'soak': ('jetson_infer_ros.cli.soak_cmd', 'run the node for a long time, watch for leaks'),
     'replay': ('jetson_infer_ros.cli.replay_cmd', 'play a bag: recorded timing, QoS, /clock'),
     'record': ('jetson_infer_ros.cli.record_cmd', 'record topics into a rosbag2 MCAP bag'),

@@ -83,7 +83,7 @@ def summary() -> List[str]:
     """The lines the test session prints at its end."""
     out = []
     for r in RECORDS:
-        what = 'built' if r.built else ('cached' if r.size else 'FAILED')
+        what = 'built' if r.built else ('cached' if r.size else 'no engine (the build raised)')
         out.append(f'{r.artefact} [{r.precision}, max batch {r.max_batch}]: {what}, '
                    f'{r.size} bytes ({r.size / 1e6:.1f} MB), {r.seconds:.2f} s')
         out.extend('    ' + line for line in r.lines)

@@ -25,8 +25,10 @@ Precision on a strongly typed TensorRT (11, TensorRT-RTX) comes from the network
 types, so ``fp16`` there builds an FP16 copy of the ONNX (float16 weights and
 activations, float32 inputs and outputs so preprocessing and decoding are unchanged;
 ``fp16_onnx``); ``int8`` needs the Q/DQ model ``calibrate`` writes. On weak-typed
-TensorRT (8.x/10.x) the builder flags do it, and a legacy calibration cache can stand in
-for Q/DQ.
+TensorRT (8.x/10.x) the builder flags do it, and the calibration cache ``calibrate``
+writes beside the Q/DQ model (``BackendOptions.calibration_cache``) reaches the builder:
+should that TensorRT refuse the Q/DQ model, the FP32 model it was calibrated from is
+built with the cache (implicit INT8, same ranges) instead of failing configure.
 """
 
 from __future__ import annotations
@@ -100,14 +102,20 @@ def cached_engine(caps: TrtCapabilities, onnx_path: str, options: BackendOptions
     rebuilt (EngineCache.load); ``force_build`` skips the cache (the runtime refused a
     cached engine). Raises BackendError / EngineBuildError with one line.
     """
-    from jetson_infer_ros.backends.tensorrt.builder import build_engine
+    from jetson_infer_ros.backends.tensorrt.builder import build_engine, EngineBuildError
     try:
         with open(onnx_path, 'rb') as f:
             onnx_bytes = f.read()
     except OSError as exc:
         raise BackendError(f'tensorrt: model file unreadable: {onnx_path} '
                            f'({exc.strerror or exc})') from None
-    calibration = read_calibration_cache(options.calibration_cache)
+    calibration = b''
+    if options.calibration_cache:
+        if caps.legacy_calibrator:
+            calibration = read_calibration_cache(options.calibration_cache)
+        else:
+            log(f'{caps.display} has no INT8 calibrator: the calibration cache is not used '
+                '(INT8 comes from the Q/DQ nodes)')
     build = build_config(options, calibration)
     identity = engine_cache.EngineIdentity(
         onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(), build=build,
@@ -125,13 +133,46 @@ def cached_engine(caps: TrtCapabilities, onnx_path: str, options: BackendOptions
     network = network_onnx(caps, onnx_bytes, options.precision, log)
     timing = (cache.timing_cache_path(caps.engine_version, target[0], identity.compute_capability)
               if caps.timing_cache else '')
-    data = build_engine(caps, network, build, log, onnx_path=os.path.abspath(onnx_path),
-                        timing_cache_path=timing, calibration_cache=calibration,
-                        verbose=bool(dict(options.extra).get('verbose')))
+    verbose = bool(dict(options.extra).get('verbose'))
+    try:
+        data = build_engine(caps, network, build, log, onnx_path=os.path.abspath(onnx_path),
+                            timing_cache_path=timing, calibration_cache=calibration,
+                            verbose=verbose)
+    except EngineBuildError as exc:
+        fp32 = legacy_fallback_model(options.calibration_cache) if calibration else None
+        if fp32 is None:
+            raise
+        # TensorRT 8.x/10.x: implicit INT8 from the same ranges, on the FP32 model
+        log(f'{caps.display} could not build the Q/DQ model ({exc}); building the FP32 model '
+            f'{fp32} with the calibration cache instead (legacy calibrator)')
+        with open(fp32, 'rb') as f:
+            fp32_bytes = f.read()
+        data = build_engine(caps, fp32_bytes, build, log, onnx_path=os.path.abspath(fp32),
+                            timing_cache_path=timing, calibration_cache=calibration,
+                            verbose=verbose)
     seconds = time.monotonic() - started
     cache.store(identity, data, seconds)
     log(f'tensorrt: engine cached at {path} ({len(data)} bytes)')
     return EngineResult(data, key, path, True, seconds, identity)
+
+
+def legacy_fallback_model(calibration_cache: str) -> Optional[str]:
+    """
+    The FP32 model a calibration cache was measured on, if it is still there.
+
+    ``calibrate`` writes ``X.int8.calib.cache`` beside ``X.int8.calib.json``, whose
+    provenance names the FP32 model; the cache's tensor names are that model's.
+    """
+    import json
+    if not calibration_cache.endswith('.calib.cache'):
+        return None
+    provenance = calibration_cache[:-len('.calib.cache')] + '.calib.json'
+    try:
+        with open(provenance, 'r', encoding='utf-8') as f:
+            path = json.load(f)['model']['path']
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(path) if os.path.isfile(str(path)) else None
 
 
 def target_for(caps: TrtCapabilities, api: Optional[object]) -> Target:
