@@ -197,7 +197,7 @@ class InferencePipeline:
 
     @staticmethod
     def _calibration_cache(model_file: str, precision: str) -> str:
-        """The legacy TensorRT calibration cache beside an accepted INT8 artefact, or ''."""
+        """Return the TensorRT calibration cache beside an accepted INT8 artefact, or ''."""
         if precision != 'int8':
             return ''
         from jetson_infer_ros.quant.artifacts import family_of

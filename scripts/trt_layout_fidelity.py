@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""
+r"""
 Fidelity of the TensorRT Q/DQ layout, computed the way TensorRT computes it.
 
 On an x86 CPU without VNNI, ONNX Runtime's fused int8 kernels (QLinearConv & co.)

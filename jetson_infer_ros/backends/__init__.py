@@ -90,7 +90,7 @@ def _say(log: Any, message: str) -> None:
 
 
 def _info(log: Any):
-    """A one-argument callable for progress lines: ``log.info``, ``log`` itself, or logging."""
+    """Return a one-argument callable for progress lines: ``log.info``, ``log``, or logging."""
     if log is None:
         return logging.getLogger(__name__).info
     return log.info if hasattr(log, 'info') else log

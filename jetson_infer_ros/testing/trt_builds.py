@@ -80,7 +80,7 @@ def build(artefact: str, onnx_path: str, cache_dir: str, precision: str = 'fp32'
 
 
 def summary() -> List[str]:
-    """The lines the test session prints at its end."""
+    """Return the lines the test session prints at its end."""
     out = []
     for r in RECORDS:
         what = 'built' if r.built else ('cached' if r.size else 'no engine (the build raised)')

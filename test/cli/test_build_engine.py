@@ -37,7 +37,7 @@ CLI = [sys.executable, '-m', 'jetson_infer_ros.cli.main', 'build-engine']
 
 
 def _config(tmp_path, name='infer.yaml', **values):
-    """The shipped config with its engine cache in ``tmp_path/engines`` (and ``values``)."""
+    """Write the shipped config with its engine cache in ``tmp_path/engines`` (+ ``values``)."""
     text = (ROOT / 'config' / name).read_text()
     text = text.replace("engine_cache_dir: ''", f"engine_cache_dir: '{tmp_path / 'engines'}'")
     for key, value in values.items():

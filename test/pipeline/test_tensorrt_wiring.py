@@ -57,7 +57,7 @@ class _RtxGpu(FakeCudaApi):
 
 @pytest.fixture
 def rtx_gpu(monkeypatch):
-    """TensorRT backends get the stand-in GPU; TensorRT-RTX counts as runnable."""
+    """Give TensorRT backends the stand-in GPU, on which TensorRT-RTX counts as runnable."""
     import jetson_infer_ros.cuda.binding as binding
     monkeypatch.setattr(binding, 'get_cuda_api', lambda device_id=0, prefer=None: _RtxGpu())
     monkeypatch.setattr(trt_module, 'rtx_device_reason', lambda device_id=0: None)
@@ -88,6 +88,7 @@ def test_an_rclpy_style_logger_gets_the_lines_at_info(tmp_path, rtx_gpu):
     from jetson_infer_ros.backends import create_backend
 
     class NodeLogger:
+
         def __init__(self):
             self.info_lines, self.warnings = [], []
 
@@ -230,7 +231,7 @@ def test_an_accepted_int8_artefacts_calibration_cache_reaches_the_backend(tmp_pa
 
 
 def test_weak_typed_tensorrt_gets_the_cache_and_falls_back_to_it(tmp_path, monkeypatch):
-    """TensorRT 8.x/10.x refusing the Q/DQ model: the FP32 model + cache is built instead."""
+    """A TensorRT 8.x/10.x refusing the Q/DQ model builds the FP32 model + cache instead."""
     from jetson_infer_ros.backends.tensorrt import builder
     from jetson_infer_ros.backends.tensorrt.capabilities import TrtCapabilities
     caps = TrtCapabilities(

@@ -118,7 +118,7 @@ def test_folding_a_constant_dq_keeps_the_arithmetic(tiny_config, photo_dir, tmp_
 @pytest.mark.parametrize('config, name', [('infer.yaml', 'efficientnet_lite0'),
                                           ('detect.yaml', 'nanodet')])
 def test_calibrate_output_of_both_default_models_builds(config, name, vtest_frames,
-                                                       real_data, tmp_path):
+                                                        real_data, tmp_path):
     """Default calibration (percentile, auto rounding) on real frames, built as INT8."""
     folder = tmp_path / 'calib'
     folder.mkdir()

@@ -83,12 +83,12 @@ class TrtCapabilities:
 
     @property
     def display(self) -> str:
-        """'TensorRT 10.3.0.30' or 'TensorRT-RTX 1.7.1.116', for logs."""
+        """Name product and version for logs ('TensorRT 10.3.0.30', 'TensorRT-RTX 1.7.1.116')."""
         return f'{self.product} {self.version_string}'
 
     @property
     def engine_version(self) -> str:
-        """The version an engine cache entry is valid for (products kept apart)."""
+        """Return the version an engine cache entry is valid for (products kept apart)."""
         return self.display if self.rtx else self.version_string
 
     @property

@@ -84,7 +84,7 @@ def build_config(options: BackendOptions, calibration: bytes) -> engine_cache.Bu
 
 
 def network_onnx(caps: TrtCapabilities, onnx_bytes: bytes, precision: str, log: Log) -> bytes:
-    """The ONNX the builder parses: FP16-converted for fp16 on a strongly typed TensorRT."""
+    """Return the ONNX the builder parses: an FP16 copy for fp16 on a strongly typed TensorRT."""
     if precision != 'fp16' or caps.weak_typing:
         return onnx_bytes
     from jetson_infer_ros.backends.tensorrt import fp16_onnx
@@ -158,7 +158,7 @@ def cached_engine(caps: TrtCapabilities, onnx_path: str, options: BackendOptions
 
 def legacy_fallback_model(calibration_cache: str) -> Optional[str]:
     """
-    The FP32 model a calibration cache was measured on, if it is still there.
+    Return the FP32 model a calibration cache was measured on, if it is still there.
 
     ``calibrate`` writes ``X.int8.calib.cache`` beside ``X.int8.calib.json``, whose
     provenance names the FP32 model; the cache's tensor names are that model's.
@@ -176,7 +176,7 @@ def legacy_fallback_model(calibration_cache: str) -> Optional[str]:
 
 
 def target_for(caps: TrtCapabilities, api: Optional[object]) -> Target:
-    """The engine's target: the opened GPU, or the portable RTX target."""
+    """Return the engine's target: the opened GPU, or the portable RTX target."""
     if caps.rtx:
         from jetson_infer_ros.backends.tensorrt.trt_module import RTX_PORTABLE_TARGET
         return RTX_PORTABLE_TARGET

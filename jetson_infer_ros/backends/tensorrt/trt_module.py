@@ -49,6 +49,9 @@ from jetson_infer_ros.backends.base import BackendUnavailable
 from jetson_infer_ros.backends.tensorrt.capabilities import (
     detect, RTX_PRODUCT, TensorRTVersionError, TrtCapabilities)
 
+if TYPE_CHECKING:
+    import tensorrt as trt
+
 #: (module, product), in order of preference
 MODULES: Tuple[Tuple[str, str], ...] = (
     ('tensorrt', 'TensorRT'), ('tensorrt_rtx_bindings', RTX_PRODUCT))
@@ -162,10 +165,8 @@ class _Proxy:
         return getattr(load()[0], name)
 
 
-if TYPE_CHECKING:
-    import tensorrt as trt
-else:
-    trt = _Proxy()
+if not TYPE_CHECKING:   # mypy reads the stubs' module (imported above) instead
+    trt = _Proxy()  # noqa: F811
 
 __all__ = ['MODULES', 'RTX_PORTABLE_TARGET', 'find', 'load', 'rtx_device_reason',
            'rtx_runs_on', 'trt']

@@ -136,7 +136,7 @@ def test_the_fp16_copy_computes_what_the_fp32_model_does(prepared_model, real_da
 
 
 def test_a_corrupt_cached_engine_is_rejected_and_rebuilt(prepared_model, tmp_path,
-                                                        builder_calls):
+                                                         builder_calls):
     onnx_path = str(prepared_model('efficientnet_lite0')[0])
     first = trt_builds.build('efficientnet_lite0 (model.onnx)', onnx_path, str(tmp_path))
     engine = Path(first.path)
@@ -157,7 +157,7 @@ def test_a_corrupt_cached_engine_is_rejected_and_rebuilt(prepared_model, tmp_pat
 
 
 def test_a_foreign_cached_engine_is_rejected_and_rebuilt(prepared_model, tmp_path,
-                                                        builder_calls):
+                                                         builder_calls):
     """An entry whose sidecar says another TensorRT built it (copied from another machine)."""
     onnx_path = str(prepared_model('nanodet')[0])
     first = trt_builds.build('nanodet (model.onnx)', onnx_path, str(tmp_path))
@@ -199,7 +199,7 @@ def test_int8_without_qdq_is_refused_by_a_strongly_typed_builder(prepared_model,
 
 
 def test_each_build_logs_to_its_own_caller(prepared_model, tmp_path):
-    """TensorRT keeps a process's first logger: the second build's lines must not vanish."""
+    """A second build logs to its own caller (TensorRT keeps a process's first logger)."""
     onnx_path = str(prepared_model('efficientnet_lite0')[0])
     first, second = [], []
     trt_builds.build('efficientnet_lite0 (model.onnx)', onnx_path, str(tmp_path / 'a'),
