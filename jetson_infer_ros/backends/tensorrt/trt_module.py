@@ -136,8 +136,18 @@ def rtx_device_reason(device_id: int = 0) -> Optional[str]:
     Why TensorRT-RTX cannot run inference here (None when it can).
 
     Looks for the NVIDIA driver library first (a CPU-only machine answers in
-    microseconds, without loading a CUDA binding), then asks the device.
+    microseconds, without loading a CUDA binding), then asks the device, once per
+    process (the answer cannot change, and opening a device takes a context).
     """
+    if device_id not in _DEVICE_REASONS:
+        _DEVICE_REASONS[device_id] = _rtx_device_reason(device_id)
+    return _DEVICE_REASONS[device_id]
+
+
+_DEVICE_REASONS: Dict[int, Optional[str]] = {}
+
+
+def _rtx_device_reason(device_id: int) -> Optional[str]:
     import ctypes
     try:
         ctypes.CDLL('libcuda.so.1')
