@@ -277,3 +277,47 @@ def test_a_strongly_typed_builder_leaves_the_cache_out_of_the_key(tmp_path, prep
                                   calibration_cache=str(cache), log=lines)
     assert with_cache.key == plain.key and not with_cache.built
     assert any('calibration cache is not used' in ln for ln in lines)
+
+
+def _int32_bias_classifier(path):
+    """A Q/DQ classifier ONNX Runtime runs and TensorRT's parser refuses (int32 bias DQ)."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto as T
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.integers(-100, 100, (4, 3, 3, 3)).astype(np.int8), 'wq'),
+        numpy_helper.from_array(np.full(4, 0.01, np.float32), 'ws'),
+        numpy_helper.from_array(rng.integers(-1000, 1000, 4).astype(np.int32), 'bq'),
+        numpy_helper.from_array(np.full(4, 0.0001, np.float32), 'bs'),
+    ]
+    nodes = [
+        helper.make_node('DequantizeLinear', ['wq', 'ws'], ['w'], axis=0),
+        helper.make_node('DequantizeLinear', ['bq', 'bs'], ['b'], axis=0),
+        helper.make_node('Conv', ['x', 'w', 'b'], ['c'], pads=[1, 1, 1, 1]),
+        helper.make_node('GlobalAveragePool', ['c'], ['g']),
+        helper.make_node('Flatten', ['g'], ['logits']),
+    ]
+    graph = helper.make_graph(
+        nodes, 'int32_bias', [helper.make_tensor_value_info('x', T.FLOAT, ['N', 3, 16, 16])],
+        [helper.make_tensor_value_info('logits', T.FLOAT, ['N', 4])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_an_onnx_tensorrt_refuses_fails_configure_with_its_first_error_line(tmp_path,
+                                                                           rtx_gpu):
+    model = _int32_bias_classifier(tmp_path / 'm.onnx')
+    ort_cfg = load_config(model_path=str(model), task='classification',
+                          resize_mode='stretch', top_k=2, backend='onnxruntime')
+    runs = InferencePipeline(ort_cfg)                 # a valid ONNX: ONNX Runtime runs it
+    runs.load()
+    runs.release()
+    cfg = ort_cfg.replace(backend='tensorrt', engine_cache_dir=str(tmp_path / 'e'))
+    with pytest.raises(BackendError) as info:
+        InferencePipeline(cfg).load()
+    message = str(info.value)
+    assert message.startswith('TensorRT-RTX 1.7.1.116 could not parse the ONNX: node ')
+    assert 'input has type Int32 but must have type FP8, FP4, Int4, Int8, or UInt8' in message
+    assert '\n' not in message
