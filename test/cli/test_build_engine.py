@@ -35,6 +35,8 @@ from jetson_infer_ros.cli import main as cli
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, '-m', 'jetson_infer_ros.cli.main', 'build-engine']
 
+pytestmark = pytest.mark.models
+
 
 def _config(tmp_path, name='infer.yaml', **values):
     """Write the shipped config with its engine cache in ``tmp_path/engines`` (+ ``values``)."""

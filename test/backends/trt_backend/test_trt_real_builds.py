@@ -37,6 +37,8 @@ from jetson_infer_ros.testing import trt_builds
 
 MODELS = ('efficientnet_lite0', 'nanodet')
 
+pytestmark = pytest.mark.models
+
 
 @pytest.fixture
 def builder_calls(monkeypatch):
