@@ -280,7 +280,7 @@ def test_a_strongly_typed_builder_leaves_the_cache_out_of_the_key(tmp_path, prep
 
 
 def _int32_bias_classifier(path):
-    """A Q/DQ classifier ONNX Runtime runs and TensorRT's parser refuses (int32 bias DQ)."""
+    """Write a Q/DQ classifier ONNX Runtime runs and TensorRT's parser refuses (int32 bias)."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto as T
     rng = np.random.default_rng(0)
@@ -306,8 +306,8 @@ def _int32_bias_classifier(path):
     return path
 
 
-def test_an_onnx_tensorrt_refuses_fails_configure_with_its_first_error_line(tmp_path,
-                                                                           rtx_gpu):
+def test_an_onnx_tensorrt_refuses_fails_configure_with_its_first_error_line(
+        tmp_path, rtx_gpu):
     model = _int32_bias_classifier(tmp_path / 'm.onnx')
     ort_cfg = load_config(model_path=str(model), task='classification',
                           resize_mode='stretch', top_k=2, backend='onnxruntime')
