@@ -1,9 +1,24 @@
 # The two README commands are `make demo` and `make test`; everything else is a step of
 # theirs. Each step is idempotent and stamped, so a warm re-run takes seconds.
 PYTHON311 := $(shell command -v python3.11 2>/dev/null)
-VENV := .venv
-PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
+# a different distro's venv started from inside one must bootstrap its own libraries
+unexport _ROS_WHEELS_BOOTSTRAP_COMPLETE
+
+# ROS 2 distros: each has its own lock (ros_env/requirements-<distro>.lock) and venv (.venv
+# for Kilted, .venv-<distro> for the others). ROS_DISTRO=jazzy picks one for every target;
+# without it, `make test` is what CI runs: the whole suite on Kilted, then on Jazzy the
+# suites where the distros differ (the node, its lifecycle manager and bond, bag replay,
+# regression, the message packages and the input gate).
+DEFAULT_DISTRO := kilted
+CI_DISTROS := kilted jazzy
+DISTRO_SUITES := test/node test/lifecycle_bond test/bags test/regression test/environment \
+	test/input_gate
+DISTRO := $(or $(ROS_DISTRO),$(DEFAULT_DISTRO))
+venv_of = $(if $(filter $(DEFAULT_DISTRO),$(1)),.venv,.venv-$(1))
+suites_of = $(if $(filter $(DEFAULT_DISTRO),$(1)),,$(DISTRO_SUITES))
+VENV := $(call venv_of,$(DISTRO))
+PY := $(VENV)/bin/python
 
 .PHONY: all env models data test lint demo demo-classify bench soak clean-env help
 
@@ -11,14 +26,18 @@ all: test
 
 help:
 	@echo "make demo   - set everything up, replay the street-video bag through the node"
-	@echo "make test   - set everything up, run the whole test suite (what CI runs)"
+	@echo "make test   - set everything up, run the tests CI runs (Kilted: all; Jazzy: the ROS suites)"
 	@echo "make bench  - benchmarks (JSON + markdown under out/bench/; makes the INT8 artefacts first)"
+	@echo "ROS_DISTRO=jazzy make ...  - the same on one distro (kilted, jazzy)"
 
-env:
+env: env-$(DISTRO)
+
+# env-kilted, env-jazzy: one distro's venv (never .PHONY: make skips pattern rules for those)
+env-%:
 ifeq ($(PYTHON311),)
 	@echo "error: python3.11 not found: apt-get install python3.11 python3.11-venv python3.11-dev" >&2; exit 2
 endif
-	@$(PYTHON311) ros_env/setup_env.py
+	@$(PYTHON311) ros_env/setup_env.py --distro $*
 
 models: env
 	@$(VENV)/bin/jetson-infer models
@@ -26,8 +45,14 @@ models: env
 data: env
 	@$(VENV)/bin/jetson-infer data
 
-test: models data
-	@$(PY) -m pytest
+test: $(addprefix test-,$(or $(ROS_DISTRO),$(CI_DISTROS)))
+
+# test-kilted: the whole suite; test-<other>: DISTRO_SUITES
+test-%: env-%
+	@$(call venv_of,$*)/bin/jetson-infer models
+	@$(call venv_of,$*)/bin/jetson-infer data
+	@echo "== ROS 2 $*: $(or $(call suites_of,$*),the whole suite) ==" >&2
+	@$(call venv_of,$*)/bin/python -m pytest $(call suites_of,$*)
 
 lint: env
 	@$(PY) -m pytest test/lint
@@ -49,4 +74,4 @@ soak: models data
 	@$(VENV)/bin/jetson-infer soak --config config/detect.yaml --duration 1800 --out out/soak
 
 clean-env:
-	rm -rf $(VENV)
+	rm -rf .venv $(foreach d,$(filter-out $(DEFAULT_DISTRO),$(CI_DISTROS)),.venv-$(d))

@@ -16,12 +16,15 @@
 Build the development / CI environment (.venv) unattended, from registries only.
 
 There is no ROS install on the machines this project is developed and tested on: ROS 2
-kilted comes from PyPI wheels, and vision_msgs (in no registry) is built here from the
-definitions in ros_env/vision_msgs with the rosidl generators from those wheels. Each
-step leaves a stamp keyed by the hash of its inputs, so a warm re-run takes seconds.
+comes from PyPI wheels, and the message packages in no registry (vision_msgs, bond) are
+built here from their definitions in ros_env/<package> with the rosidl generators from
+those wheels. Each step leaves a stamp keyed by the hash of its inputs, so a warm re-run
+takes seconds.
 
-Run with the Python 3.11 that the ROS wheels were built for:
-    python3.11 ros_env/setup_env.py
+One environment per ROS 2 distro, each from its own lock file: Kilted (.venv, the
+default) and Jazzy (.venv-jazzy), picked with --distro or ROS_DISTRO. Run with the
+Python 3.11 that the ROS wheels were built for:
+    python3.11 ros_env/setup_env.py [--distro jazzy]
 """
 
 from __future__ import annotations
@@ -39,9 +42,31 @@ import time
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_DIR = ROOT / 'ros_env'
-VENV = Path(os.environ.get('JETSON_INFER_VENV', ROOT / '.venv'))
-STAMPS = VENV / '.stamps'
 PACKAGE = 'jetson_infer_ros'
+# The ROS 2 distros with wheels on PyPI (no Humble wheels exist); the first is the default.
+DISTROS = ('kilted', 'jazzy')
+# Message packages in no registry, built from ros_env/<name> in this order.
+MESSAGE_PACKAGES = ('vision_msgs', 'bond')
+
+DISTRO = DISTROS[0]
+VENV = ROOT / '.venv'
+STAMPS = VENV / '.stamps'
+
+
+def select_distro(name: str) -> None:
+    """Point every step at one distro's lock file and venv (.venv for the default)."""
+    global DISTRO, VENV, STAMPS
+    if name not in DISTROS:
+        raise SetupError(f'ROS distro {name!r} is not supported here: PyPI has ROS 2 wheels '
+                         f'for {", ".join(DISTROS)} only')
+    DISTRO = name
+    default = ROOT / ('.venv' if name == DISTROS[0] else f'.venv-{name}')
+    VENV = Path(os.environ.get('JETSON_INFER_VENV', default))
+    STAMPS = VENV / '.stamps'
+
+
+def lock_file(distro: str) -> Path:
+    return ENV_DIR / f'requirements-{distro}.lock'
 
 
 class SetupError(RuntimeError):
@@ -95,7 +120,7 @@ def check_prerequisites() -> None:
     """Fail early with one line naming the Debian package, not a CMake stack trace."""
     if sys.version_info[:2] != (3, 11):
         raise SetupError(
-            f'Python 3.11 is required (the ROS 2 kilted wheels are cp311); this is '
+            f'Python 3.11 is required (the ROS 2 wheels used here are cp311); this is '
             f'{sys.version.split()[0]}: apt-get install python3.11 python3.11-venv python3.11-dev')
     tools = [('cmake', 'cmake'), ('make', 'make'), ('cc', 'gcc'), ('c++', 'g++')]
     for tool, pkg in tools:
@@ -124,14 +149,14 @@ def create_venv() -> None:
 
 
 def pip_install() -> None:
-    lock = ENV_DIR / 'requirements.lock'
+    lock = lock_file(DISTRO)
     key = digest(lock, extra=sys.version)
     if stamped('pip', key):
         return
     STAMPS.mkdir(parents=True, exist_ok=True)
     for old in STAMPS.iterdir():   # new packages: everything built on them is stale
         old.unlink()
-    log('installing the pinned Python packages (ROS 2 kilted wheels, runtime, tests)')
+    log(f'installing the pinned Python packages (ROS 2 {DISTRO} wheels, runtime, tests)')
     t0 = time.monotonic()
     run_pip(['install', '-q', '-r', lock])
     write_ament_pth()
@@ -174,10 +199,17 @@ def site_packages() -> Path:
 
 
 def write_ament_pth() -> None:
-    """Make ament_index_python find packages installed into this venv, in every process."""
+    """
+    Make every process of this venv look like one in a sourced ROS 2 install.
+
+    ament_index_python finds the packages installed into the venv, and ROS_DISTRO names
+    the venv's distro (a sourced setup.bash sets it too); it is set, not defaulted, since
+    a process of one distro's venv may be started from another's.
+    """
     line = ("import os, sys; p = os.environ.get('AMENT_PREFIX_PATH', ''); "
             "os.environ['AMENT_PREFIX_PATH'] = p if sys.prefix in p.split(os.pathsep) "
-            'else os.pathsep.join(x for x in (p, sys.prefix) if x)\n')
+            "else os.pathsep.join(x for x in (p, sys.prefix) if x); "
+            f"os.environ['ROS_DISTRO'] = '{DISTRO}'\n")
     (site_packages() / 'jetson_infer_ros_ament_prefix.pth').write_text(line)
 
 
@@ -212,18 +244,19 @@ def _foreign_includes(text: str):
             yield part
 
 
-def build_vision_msgs() -> None:
-    src = ENV_DIR / 'vision_msgs'
-    key = digest(src, ENV_DIR / 'requirements.lock', extra=sys.version)
-    if stamped('vision_msgs', key):
+def build_message_package(name: str) -> None:
+    """Build ros_env/<name> with the wheels' rosidl generators straight into the venv."""
+    src = ENV_DIR / name
+    key = digest(src, lock_file(DISTRO), extra=sys.version)
+    if stamped(name, key):
         return
     fix_cmake_exports()
-    build = VENV / 'build' / 'vision_msgs'
+    build = VENV / 'build' / name
     shutil.rmtree(build, ignore_errors=True)
     env = dict(os.environ, AMENT_PREFIX_PATH=str(VENV), VIRTUAL_ENV=str(VENV),
                PATH=f'{VENV / "bin"}{os.pathsep}{os.environ.get("PATH", "")}')
     env.pop('PYTHONPATH', None)
-    log('building vision_msgs from ros_env/vision_msgs (rosidl, CMake)')
+    log(f'building {name} from ros_env/{name} (rosidl, CMake)')
     t0 = time.monotonic()
     jobs = str(max(1, min(4, os.cpu_count() or 1)))
     quiet = {'stdout': subprocess.DEVNULL} if not os.environ.get('VERBOSE') else {}
@@ -233,8 +266,8 @@ def build_vision_msgs() -> None:
         env=env, **quiet)
     run(['cmake', '--build', build, '-j', jobs], env=env, **quiet)
     run(['cmake', '--install', build], env=env, **quiet)
-    log(f'vision_msgs built in {time.monotonic() - t0:.0f} s')
-    stamp('vision_msgs', key)
+    log(f'{name} built in {time.monotonic() - t0:.0f} s')
+    stamp(name, key)
 
 
 def install_project() -> None:
@@ -320,12 +353,19 @@ def _console_scripts():
 
 
 def relock() -> None:
-    """Regenerate requirements.lock from requirements.in in a scratch venv."""
-    scratch = ROOT / '.venv-relock'
+    """Regenerate the distro's lock from requirements.in + ros-<distro>.in in a scratch venv."""
+    scratch = ROOT / f'.venv-relock-{DISTRO}'
     shutil.rmtree(scratch, ignore_errors=True)
     run([sys.executable, '-m', 'venv', scratch])
     py = scratch / 'bin' / 'python'
-    run([py, '-m', 'pip', 'install', '-q', '-r', ENV_DIR / 'requirements.in'])
+    args = ['-r', ENV_DIR / 'requirements.in', '-r', ENV_DIR / f'ros-{DISTRO}.in']
+    if DISTRO != DISTROS[0] and lock_file(DISTROS[0]).exists():
+        # the packages that are not ROS wheels stay at the default distro's versions
+        same = scratch / 'same-as-default.txt'
+        same.write_text(''.join(ln + '\n' for ln in lock_file(DISTROS[0]).read_text().splitlines()
+                                if ln and not ln.startswith(('#', 'ros-'))))
+        args += ['-c', same]
+    run([py, '-m', 'pip', 'install', '-q'] + args)
     out = subprocess.run([py, '-m', 'pip', 'freeze', '--all'], check=True,
                          capture_output=True, text=True).stdout
     purelib = 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
@@ -337,18 +377,23 @@ def relock() -> None:
     keep = [ln for ln in out.splitlines()
             if ln and not ln.startswith('pip==')
             and ln.split('==')[0].lower().replace('_', '-') not in embedded]
-    header = ('# Generated by `python3.11 ros_env/setup_env.py --relock` from requirements.in.'
-              ' Do not edit.\n')
-    (ENV_DIR / 'requirements.lock').write_text(header + '\n'.join(keep) + '\n')
+    header = (f'# Generated by `python3.11 ros_env/setup_env.py --distro {DISTRO} --relock` '
+              f'from requirements.in + ros-{DISTRO}.in. Do not edit.\n')
+    lock_file(DISTRO).write_text(header + '\n'.join(keep) + '\n')
     shutil.rmtree(scratch, ignore_errors=True)
-    log(f'wrote requirements.lock ({len(keep)} packages)')
+    log(f'wrote {lock_file(DISTRO).name} ({len(keep)} packages)')
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--relock', action='store_true', help='regenerate requirements.lock')
+    parser.add_argument('--distro', default=os.environ.get('ROS_DISTRO') or DISTROS[0],
+                        help=f'ROS 2 distro: {", ".join(DISTROS)} (default: $ROS_DISTRO, '
+                             f'else {DISTROS[0]})')
+    parser.add_argument('--relock', action='store_true',
+                        help="regenerate the distro's requirements-<distro>.lock")
     args = parser.parse_args(argv)
     try:
+        select_distro(args.distro)
         check_prerequisites()
         if args.relock:
             relock()
@@ -356,12 +401,13 @@ def main(argv=None) -> int:
         create_venv()
         pip_install()
         install_tensorrt_tools()
-        build_vision_msgs()
+        for name in MESSAGE_PACKAGES:
+            build_message_package(name)
         install_project()
     except SetupError as exc:
         print(f'setup_env: error: {exc}', file=sys.stderr)
         return 2
-    summary = {'venv': str(VENV), 'python': sys.version.split()[0]}
+    summary = {'venv': str(VENV), 'ros_distro': DISTRO, 'python': sys.version.split()[0]}
     log('environment ready: ' + json.dumps(summary))
     return 0
 
