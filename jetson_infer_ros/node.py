@@ -34,8 +34,8 @@ Where a frame goes (read top to bottom):
 
 Lifecycle (driven by a lifecycle manager or the launch file's autostart):
   configure  validate parameters, load the model / engine, create publishers
-  activate   subscribe, start the worker, latch label_info
-  deactivate unsubscribe, drain, stop the worker
+  activate   subscribe, start the worker, latch label_info, form the bond (nav2)
+  deactivate unsubscribe, drain, stop the worker, break the bond
   cleanup    free the backend and publishers (configure/cleanup repeat without leaks)
 """
 
@@ -57,6 +57,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from jetson_infer_ros import diagnostics as diag
+from jetson_infer_ros import lifecycle_bond
 from jetson_infer_ros import messages
 from jetson_infer_ros import param_sources
 from jetson_infer_ros import params as P
@@ -66,6 +67,7 @@ from jetson_infer_ros.config import DEFAULT_NODE_NAME, InferConfig
 from jetson_infer_ros.image_convert import ImageFormatError
 from jetson_infer_ros.input_gate import message_info_supported, PublisherSequences, TakeGate
 from jetson_infer_ros.stats import PipelineStats, RateMeter, StageTimer
+from jetson_infer_ros.transition_guard import refuse_invalid_transitions
 from jetson_infer_ros.transport_watch import TransportWatch
 
 try:  # iron and later
@@ -144,6 +146,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
         Node.__init__(self, node_name, **kwargs)
         self._lifecycle_group = ReentrantCallbackGroup()
         LifecycleNodeMixin.__init__(self, callback_group=self._lifecycle_group)
+        refuse_invalid_transitions(self)     # Jazzy's rclpy dies of one, Kilted's refuses
         self._input = InputSpinner(self)
         self._diag_group = MutuallyExclusiveCallbackGroup()
         self._param_errors: List[str] = []
@@ -160,6 +163,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
         self._worker: Optional[threading.Thread] = None
         self._worker_busy = False
         self._pub_labels: Any = None
+        self._bond: Optional[lifecycle_bond.NodeBond] = None
         self._in_rate, self._out_rate = RateMeter(), RateMeter()
         from diagnostic_msgs.msg import DiagnosticArray
         self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -281,17 +285,21 @@ class InferenceNode(LifecycleNodeMixin, Node):
         for cam in self.cameras:
             self._subscribe(cam, self.cfg)
         self._active = True
+        self._bond = lifecycle_bond.form(self, self.cfg.bond_heartbeat_period,
+                                         self.cfg.bond_heartbeat_timeout)
         return ret
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Unsubscribe, let the worker finish what it holds, stop it."""
+        """Unsubscribe, let the worker finish what it holds, stop it, break the bond."""
         self._active = False
         self._unsubscribe()
         self._stop_worker()
+        self._break_bond()      # last, as nav2's nodes do: the manager reacts at once
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Free backend, buffers and publishers."""
+        self._break_bond()
         self._release()
         return super().on_cleanup(state)
 
@@ -306,10 +314,16 @@ class InferenceNode(LifecycleNodeMixin, Node):
 
     def teardown(self) -> None:
         """Unsubscribe, stop the worker and free everything, from any state."""
+        self._break_bond()
         self._active = False
         self._unsubscribe()
         self._stop_worker()
         self._release()
+
+    def _break_bond(self) -> None:
+        bond, self._bond = self._bond, None
+        if bond is not None:
+            bond.destroy()
 
     def _release(self) -> None:
         pubs = [self._pub_labels] + [p for c in self.cameras for p in (c.pub_out, c.pub_debug)]
@@ -709,11 +723,7 @@ def main(args: Optional[List[str]] = None) -> int:
     executor.add_node(node)
     try:
         if autostart:
-            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-                node.trigger_activate()
-            else:
-                node.get_logger().error('autostart: configure failed; waiting for a '
-                                        'lifecycle manager (node stays up, unconfigured)')
+            _autostart_once_spinning(node)
         # spin_once in a loop: executor.spin() was seen to miss the first SIGTERM.
         while rclpy.ok():
             executor.spin_once(timeout_sec=0.2)
@@ -727,6 +737,30 @@ def main(args: Optional[List[str]] = None) -> int:
             print(f'jetson_infer: shutdown: {exc}', file=sys.stderr)
         _leave_middleware(node, executor)
     return 0
+
+
+def _autostart_once_spinning(node: InferenceNode) -> None:
+    """
+    Configure and activate from a one-shot timer, so the executor is already spinning.
+
+    A configure called before the spin loop left get_state, parameters and diagnostics
+    unanswered for as long as it took (an engine build takes minutes on a Jetson); from
+    the executor, in a group of its own, it runs beside the lifecycle services, as nav2's
+    autostart does.
+    """
+    def start() -> None:
+        timer.cancel()
+        try:
+            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                node.trigger_activate()
+                return
+        except Exception as exc:  # noqa: B902 - Jazzy raises if a manager moved it first
+            node.get_logger().error(f'autostart: {_one_line(exc)}')
+            return
+        node.get_logger().error('autostart: configure failed; waiting for a '
+                                'lifecycle manager (node stays up, unconfigured)')
+
+    timer = node.create_timer(0.0, start, callback_group=MutuallyExclusiveCallbackGroup())
 
 
 def _leave_middleware(node: Any, executor: Any, timeout: float = 10.0) -> None:

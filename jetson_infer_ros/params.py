@@ -173,6 +173,16 @@ PARAMETERS: Tuple[Param, ...] = (
     Param('error_latency_ms', DOUBLE, 0.0,
           'ERROR when the p99 end-to-end latency in the window exceeds this; 0 = off.',
           min_value=0.0, max_value=100000.0, runtime=True, group='diagnostics'),
+    # --- bond with a nav2 lifecycle manager ------------------------------------------
+    Param('bond_heartbeat_period', DOUBLE, 0.1,
+          'Seconds between heartbeats of the bond with a nav2 lifecycle manager (formed at '
+          'activate, id = node name, topic `bond`); 0 = no bond, and the manager then needs '
+          'bond_timeout: 0.0. 0.1 is nav2 Jazzy/Kilted\'s default.',
+          min_value=0.0, max_value=10.0, group='lifecycle'),
+    Param('bond_heartbeat_timeout', DOUBLE, 4.0,
+          'Heartbeat timeout the bond announces (nav2 nodes: 4.0). The manager breaks the bond '
+          'after its own bond_timeout; the node never does, it logs a manager quiet this long.',
+          min_value=0.1, max_value=600.0, group='lifecycle'),
 )
 
 BY_NAME: Dict[str, Param] = {p.name: p for p in PARAMETERS}

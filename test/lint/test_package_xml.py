@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Python import name -> the rosdep key package.xml must declare for it.
 IMPORT_TO_DEP = {
     'rclpy': 'rclpy', 'std_msgs': 'std_msgs', 'sensor_msgs': 'sensor_msgs',
-    'vision_msgs': 'vision_msgs', 'lifecycle_msgs': 'lifecycle_msgs',
+    'vision_msgs': 'vision_msgs', 'lifecycle_msgs': 'lifecycle_msgs', 'bond': 'bond',
     'diagnostic_msgs': 'diagnostic_msgs', 'rcl_interfaces': 'rcl_interfaces',
     'builtin_interfaces': 'builtin_interfaces', 'numpy': 'python3-numpy',
     'cv2': 'python3-opencv', 'yaml': 'python3-yaml', 'launch': 'launch',
