@@ -27,9 +27,9 @@ free (interleaved A/B, EfficientNet-Lite0 at 1280x720 and 480 Hz, 6 runs each: p
 The frames the middleware replaced meanwhile are still counted as dropped (``stale``,
 the same meaning as a replacement in the hand-over slot): each publisher numbers its
 samples, so the gap since the last sample taken from that publisher is the number of
-frames skipped. Where rclpy or the RMW cannot give a publisher's sequence numbers
-(rclpy before the callbacks that receive MessageInfo, RMWs without them), the gate stays
-open and every frame is taken as before.
+frames skipped. Where rclpy or the RMW cannot give a publisher's sequence numbers and id
+(Humble, whose callbacks get no MessageInfo; Jazzy, whose MessageInfo has no publisher
+id; RMWs without them), the gate stays open and every frame is taken as before.
 
 What the numbers cannot show: frames a publisher sent before the node first took one
 of its frames, and after the last. With one camera driver per topic that is nothing in
@@ -50,9 +50,17 @@ MAX_PUBLISHERS = 32
 
 
 def message_info_supported() -> bool:
-    """Return True when this rclpy can hand a subscription callback its MessageInfo."""
-    from rclpy.subscription import Subscription
-    return hasattr(Subscription, 'CallbackType')
+    """
+    Return True when this rclpy hands a subscription callback the publisher's numbering.
+
+    Counting needs MessageInfo with the publisher's id beside its sequence number: Kilted
+    gives both (``publisher_gid``); Jazzy passes MessageInfo without the id, so samples
+    of two publishers could not be told apart; Humble passes none.
+    """
+    from rclpy import subscription
+    info = getattr(subscription, 'MessageInfo', None)
+    return hasattr(subscription.Subscription, 'CallbackType') and \
+        'publisher_gid' in getattr(info, '__annotations__', {})
 
 
 class TakeGate(MutuallyExclusiveCallbackGroup):

@@ -15,7 +15,7 @@
 """
 Message definitions and Python classes by type name, for writing and publishing bags.
 
-rosbags knows the standard ROS 2 kilted messages; anything else (vision_msgs, a user's
+rosbags knows the standard messages of each ROS 2 distro; anything else (vision_msgs, a user's
 own types) is read from the ``.msg`` files its package installs
 (``share/<pkg>/msg/<Type>.msg``), so a bag the recorder writes carries the full
 definition and the RIHS01 hash that ``ros2 bag`` and other readers check. Publishing a
@@ -26,6 +26,7 @@ it), imported from ``<pkg>.msg``; a type that is not installed is a clear BagErr
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 import threading
 from typing import Any, Iterator, Set, Tuple
@@ -50,13 +51,26 @@ def normalize(msgtype: str) -> str:
     return '/'.join(parts)
 
 
+def distro_store() -> Any:
+    """
+    The rosbags store of the ROS 2 distro this process runs (``ROS_DISTRO``), else Kilted.
+
+    A bag records each type's definition and RIHS01 hash; they must be those of the
+    distro whose nodes read the bag (Jazzy and Kilted have different type sets).
+    """
+    from rosbags.typesys import Stores
+    distro = os.environ.get('ROS_DISTRO', '').strip().upper()
+    return getattr(Stores, f'ROS2_{distro}', Stores.ROS2_KILTED) if distro else \
+        Stores.ROS2_KILTED
+
+
 def typestore() -> Any:
-    """Return the process-wide rosbags typestore: ROS 2 kilted plus registered types."""
+    """Return the process-wide rosbags typestore: this distro's types plus registered ones."""
     global _STORE
     with _LOCK:
         if _STORE is None:
-            from rosbags.typesys import get_typestore, Stores
-            _STORE = get_typestore(Stores.ROS2_KILTED)
+            from rosbags.typesys import get_typestore
+            _STORE = get_typestore(distro_store())
         return _STORE
 
 

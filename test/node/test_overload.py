@@ -20,6 +20,8 @@ import json
 
 import pytest
 
+from jetson_infer_ros.input_gate import message_info_supported
+
 from .conftest import read_jsonl, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.models]
@@ -49,8 +51,12 @@ def test_overload_answers_newest_frames_and_counts_drops(node_runner, publisher,
     assert len(outputs) == processed
     # frames are not copied out of the middleware only to be thrown away: while the
     # worker is busy the subscription is left alone, and the frames the middleware
-    # replaced meanwhile are counted from the publisher's sequence numbers ...
-    assert taken < received / 2, (taken, received)
+    # replaced meanwhile are counted from the publisher's sequence numbers (Kilted);
+    # Jazzy's MessageInfo has no publisher id, so there every frame is taken ...
+    if message_info_supported():
+        assert taken < received / 2, (taken, received)
+    else:
+        assert taken == received, (taken, received)
     # ... so every frame from the first answered to the last is accounted for
     answered = [o['stamp_ns'] for o in outputs]
     span = sent.index(answered[-1]) - sent.index(answered[0]) + 1
@@ -88,7 +94,8 @@ def test_two_cameras_on_one_topic_are_each_counted(node_runner, publisher, liste
     received, taken = int(last['frames_received']), int(last['frames_taken'])
     lost = int(last['frames_lost_in_transport'])
     assert received == int(last['frames_processed']) + int(last['frames_dropped'])
-    assert taken < received / 2, (taken, received)
+    assert (taken < received / 2) if message_info_supported() else (taken == received), \
+        (taken, received)
     spans = 0
     for log in logs:
         sent = [json.loads(line)['stamp_ns'] for line in log.read_text().splitlines()]
