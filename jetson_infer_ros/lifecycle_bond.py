@@ -85,7 +85,7 @@ class BondStateMachine:
 
     def on_status(self, bond_id: str, instance_id: str, active: bool,
                   now: float) -> Optional[bool]:
-        """A Status arrived on the bond topic (ours and other bonds' included)."""
+        """Take a Status from the bond topic (ours and other bonds' arrive there too)."""
         if bond_id != self.id or instance_id == self.instance_id:
             return None
         if not self.sister_instance_id:
@@ -105,7 +105,7 @@ class BondStateMachine:
         return None
 
     def tick(self, now: float) -> Optional[bool]:
-        """The timer fired: time out what has to, and say whether a heartbeat is due."""
+        """Advance the timer: time out what has to, and say whether a heartbeat is due."""
         if self.state == WAITING and now - self._started >= CONNECT_TIMEOUT:
             self.state = DEAD
         elif self.state == ALIVE and now - self._last_sister >= self.heartbeat_timeout:

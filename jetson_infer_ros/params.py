@@ -177,7 +177,7 @@ PARAMETERS: Tuple[Param, ...] = (
     Param('bond_heartbeat_period', DOUBLE, 0.1,
           'Seconds between heartbeats of the bond with a nav2 lifecycle manager (formed at '
           'activate, id = node name, topic `bond`); 0 = no bond, and the manager then needs '
-          'bond_timeout: 0.0. 0.1 is nav2 Jazzy/Kilted\'s default.',
+          'bond_timeout: 0.0. nav2 Jazzy and Kilted default to 0.1.',
           min_value=0.0, max_value=10.0, group='lifecycle'),
     Param('bond_heartbeat_timeout', DOUBLE, 4.0,
           'Heartbeat timeout the bond announces (nav2 nodes: 4.0). The manager breaks the bond '

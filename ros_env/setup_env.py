@@ -208,7 +208,7 @@ def write_ament_pth() -> None:
     """
     line = ("import os, sys; p = os.environ.get('AMENT_PREFIX_PATH', ''); "
             "os.environ['AMENT_PREFIX_PATH'] = p if sys.prefix in p.split(os.pathsep) "
-            "else os.pathsep.join(x for x in (p, sys.prefix) if x); "
+            'else os.pathsep.join(x for x in (p, sys.prefix) if x); '
             f"os.environ['ROS_DISTRO'] = '{DISTRO}'\n")
     (site_packages() / 'jetson_infer_ros_ament_prefix.pth').write_text(line)
 

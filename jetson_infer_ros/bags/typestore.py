@@ -53,7 +53,9 @@ def normalize(msgtype: str) -> str:
 
 def distro_store() -> Any:
     """
-    The rosbags store of the ROS 2 distro this process runs (``ROS_DISTRO``), else Kilted.
+    Return the rosbags store of the ROS 2 distro this process runs (``ROS_DISTRO``).
+
+    Kilted where ROS_DISTRO is unset or names a distro rosbags does not know.
 
     A bag records each type's definition and RIHS01 hash; they must be those of the
     distro whose nodes read the bag (Jazzy and Kilted have different type sets).

@@ -36,7 +36,7 @@ Every event is a JSON line in ``--events`` (flushed at once), for the test to re
 ``critical_failure``, ``heartbeats`` (count, largest gap, the node's announced period
 and timeout), ``shutdown``.
 
-    python -m jetson_infer_ros.testing.lifecycle_manager --node-names jetson_infer \\
+    python -m jetson_infer_ros.testing.lifecycle_manager --node-names jetson_infer
         --events events.jsonl --run-for 10
 """
 
@@ -159,7 +159,7 @@ class ManagerBond:
             return self.state == 'dead'
 
     def break_bond(self) -> None:
-        """What ~Bond does when the manager drops a bond: tell the sister, briefly."""
+        """Break the bond as ~Bond does when the manager drops it: tell the sister."""
         with self._lock:
             if self.state == 'dead':
                 return
