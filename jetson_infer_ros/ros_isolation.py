@@ -30,6 +30,28 @@ from typing import Dict, MutableMapping, Optional
 
 PROFILE_NAME = 'fastdds_large_data.xml'
 NODE_PROFILE_NAME = 'fastdds_node.xml'    # the inference node: it sends only small samples
+# Fast DDS 3.x (Kilted) reads only the first, 2.x (Jazzy's 2.14, Humble's 2.6) only the
+# second (read from the libraries: libfastdds.so.3 / libfastrtps.so.2.14.5); without both
+# a Jazzy process ran on Fast DDS defaults and lost 106 of 142 640x480 frames. A profile is
+# given under both names, and one set under either name counts as set.
+PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+
+
+def profile_in(env: MutableMapping[str, str]) -> Optional[str]:
+    """Return the Fast DDS profile file ``env`` gives, under either distro's name."""
+    for name in PROFILE_VARS:
+        if env.get(name):
+            return env[name]
+    return None
+
+
+def set_profile(env: MutableMapping[str, str], path: Optional[str]) -> None:
+    """Give ``env`` the profile ``path`` for every Fast DDS (None: Fast DDS defaults)."""
+    for name in PROFILE_VARS:
+        if path is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(path)
 
 
 def profile_path(name: str = PROFILE_NAME) -> Optional[Path]:
@@ -55,11 +77,11 @@ def for_inference_node(env: MutableMapping[str, str]) -> Dict[str, str]:
     none, is left as it is.
     """
     out = dict(env)
-    current = out.get('FASTDDS_DEFAULT_PROFILES_FILE')
+    current = profile_in(out)
     large, node = profile_path(), profile_path(NODE_PROFILE_NAME)
     if current and large is not None and node is not None and \
             Path(current).resolve() == large.resolve():
-        out['FASTDDS_DEFAULT_PROFILES_FILE'] = str(node)
+        set_profile(out, str(node))
     return out
 
 
@@ -69,7 +91,7 @@ def isolated_env(base: Optional[MutableMapping[str, str]] = None,
     """
     Return a copy of ``base`` (default os.environ) with the test/demo isolation applied.
 
-    An existing FASTDDS_DEFAULT_PROFILES_FILE is kept: a user's own profile wins.
+    An existing profile (either of PROFILE_VARS) is kept: a user's own profile wins.
     """
     env = dict(os.environ if base is None else base)
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
@@ -77,10 +99,10 @@ def isolated_env(base: Optional[MutableMapping[str, str]] = None,
         env['ROS_LOCALHOST_ONLY'] = '1'
     env['ROS_DOMAIN_ID'] = str(domain_id if domain_id is not None else random_domain_id())
     env.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
-    if large_data_profile and 'FASTDDS_DEFAULT_PROFILES_FILE' not in env:
+    if large_data_profile and profile_in(env) is None:
         path = profile_path()
         if path is not None:
-            env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(path)
+            set_profile(env, str(path))
     return env
 
 

@@ -58,9 +58,11 @@ def _node_with_environment(context):
                'large': 'fastdds_large_data.xml'}.get(choice)
     if choice not in ('0', 'false') and profile is None:
         raise ValueError(f'dds_profile must be true, large or false, got {choice!r}')
-    if profile and 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ:
+    # Fast DDS 3 (Kilted) reads the first name, 2.x (Jazzy, Humble) the second
+    names = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+    if profile and not any(os.environ.get(n) for n in names):
         share = FindPackageShare(PACKAGE).perform(context)
-        env['FASTDDS_DEFAULT_PROFILES_FILE'] = os.path.join(share, 'config', profile)
+        env.update({n: os.path.join(share, 'config', profile) for n in names})
     image_topic = LaunchConfiguration('image_topic').perform(context)
     node = LifecycleNode(
         package=PACKAGE,

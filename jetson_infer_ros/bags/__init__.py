@@ -47,13 +47,13 @@ def use_large_data_profile() -> bool:
     """
     import os
     import sys
-    if 'FASTDDS_DEFAULT_PROFILES_FILE' in os.environ or 'rclpy' in sys.modules:
+    from jetson_infer_ros.ros_isolation import profile_in, profile_path, set_profile
+    if profile_in(os.environ) is not None or 'rclpy' in sys.modules:
         return False
-    from jetson_infer_ros.ros_isolation import profile_path
     path = profile_path()
     if path is None:
         return False
-    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(path)
+    set_profile(os.environ, str(path))
     return True
 
 

@@ -178,7 +178,7 @@ def segment_rss(work: Path, sizes_mb: Sequence[int] = (32,)) -> List[Dict[str, A
     for label, profile in variants:
         env = procs.run_env(profile=False)
         if profile:
-            env['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
+            ros_isolation.set_profile(env, profile)
         proc = subprocess.run([sys.executable, '-c', _PARTICIPANT_PROBE], capture_output=True,
                               text=True, env=env, timeout=120)
         row: Dict[str, Any] = {'variant': label}

@@ -46,12 +46,12 @@ def run_env(profile: bool = True, domain_id: Optional[int] = None) -> Dict[str, 
     """
     Return an isolated environment on a fresh domain, with or without the shipped profile.
 
-    Any FASTDDS_DEFAULT_PROFILES_FILE inherited from the caller is removed first, so the
+    Any Fast DDS profile inherited from the caller is removed first, so the
     "with profile" runs use exactly the shipped profile and "without" uses Fast DDS
     defaults.
     """
     base = dict(os.environ)
-    base.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
+    ros_isolation.set_profile(base, None)
     if domain_id is None:
         # a domain no other run on this machine holds (kept until this process ends)
         domain_id = ros_isolation.random_domain_id()

@@ -22,10 +22,11 @@ from jetson_infer_ros import ros_isolation
 def test_the_shipped_large_profile_becomes_the_node_profile():
     env = ros_isolation.isolated_env({'PATH': '/bin'}, domain_id=7)
     node = ros_isolation.for_inference_node(env)
-    assert env['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_large_data.xml')
-    assert node['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_node.xml')
-    assert {k: v for k, v in node.items() if k != 'FASTDDS_DEFAULT_PROFILES_FILE'} == \
-        {k: v for k, v in env.items() if k != 'FASTDDS_DEFAULT_PROFILES_FILE'}
+    for name in ros_isolation.PROFILE_VARS:       # Fast DDS 3 (Kilted) and 2.x (Jazzy)
+        assert env[name].endswith('fastdds_large_data.xml')
+        assert node[name].endswith('fastdds_node.xml')
+    assert {k: v for k, v in node.items() if k not in ros_isolation.PROFILE_VARS} == \
+        {k: v for k, v in env.items() if k not in ros_isolation.PROFILE_VARS}
     assert 'fastdds_large_data.xml' in env['FASTDDS_DEFAULT_PROFILES_FILE']   # input untouched
 
 

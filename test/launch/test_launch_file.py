@@ -77,7 +77,9 @@ def test_default_files_exist_and_profile_is_never_forced():
     assert "'config', 'infer.yaml'" in text
     assert (ROOT / 'config' / 'infer.yaml').is_file()
     assert (ROOT / 'config' / 'fastdds_large_data.xml').is_file()
-    assert "'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ" in text
+    # never over a profile the user set, under either Fast DDS's name (3.x / 2.x)
+    assert "names = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')" in text
+    assert 'if profile and not any(os.environ.get(n) for n in names):' in text
     # the node's own profile by default, the large-data one on request
     assert "'true': 'fastdds_node.xml'" in text and "'large': 'fastdds_large_data.xml'" in text
     assert (ROOT / 'config' / 'fastdds_node.xml').is_file()

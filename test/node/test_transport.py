@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import pytest
 
+from jetson_infer_ros import ros_isolation
+
 from .conftest import read_jsonl, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.models]
@@ -75,8 +77,9 @@ def test_starving_input_is_reported_with_its_likely_cause(node_runner, publisher
     """
     from jetson_infer_ros.ros_isolation import NODE_PROFILE_NAME, profile_path
     env = dict(ros_env)
-    env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)   # Fast DDS defaults: 512 KB SHM segment
-    node_env = dict(env, FASTDDS_DEFAULT_PROFILES_FILE=str(profile_path(NODE_PROFILE_NAME)))
+    ros_isolation.set_profile(env, None)             # Fast DDS defaults: 512 KB SHM segment
+    node_env = dict(env)
+    ros_isolation.set_profile(node_env, str(profile_path(NODE_PROFILE_NAME)))
     node = node_runner('infer.yaml', env=node_env)
     lis = listener('diagnostics=/diagnostics')
     processes.python(['-m', 'jetson_infer_ros.testing.publisher', '--images',
