@@ -31,7 +31,8 @@ DEFAULT_SHM_SEGMENT = 512 * 1024
 
 # the segment that matters is the sender's: a reader maps the writer's segment
 PROFILE_HINT = ('give the camera driver (the sending process) the shipped large-data '
-                'profile: FASTDDS_DEFAULT_PROFILES_FILE=<share>/config/fastdds_large_data.xml')
+                'profile: FASTDDS_DEFAULT_PROFILES_FILE=<share>/config/fastdds_large_data.xml '
+                '(Fast DDS 2.x, Jazzy and Humble: FASTRTPS_DEFAULT_PROFILES_FILE)')
 
 
 class TransportWatch:
