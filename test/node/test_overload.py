@@ -57,10 +57,15 @@ def test_overload_answers_newest_frames_and_counts_drops(node_runner, publisher,
         assert taken < received / 2, (taken, received)
     else:
         assert taken == received, (taken, received)
-    # ... so every frame from the first answered to the last is accounted for
+    # ... so every frame from the first answered to the last is accounted for. Not on
+    # Jazzy: without a publisher id, frames the middleware's history replaced before the
+    # input thread took them are in no count (README, "Frames"; measured 534 of 600)
     answered = [o['stamp_ns'] for o in outputs]
     span = sent.index(answered[-1]) - sent.index(answered[0]) + 1
-    assert span <= received + lost <= len(sent), (span, received, lost, len(sent))
+    if message_info_supported():
+        assert span <= received + lost <= len(sent), (span, received, lost, len(sent))
+    else:
+        assert received + lost <= len(sent), (span, received, lost, len(sent))
     # a latest-frame slot, not a queue: once the camera stops, the node has at most the
     # frame in service and one waiting left, so its last answer is for one of the last
     # frames sent; a queue would still be working through the backlog.
