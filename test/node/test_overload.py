@@ -108,4 +108,8 @@ def test_two_cameras_on_one_topic_are_each_counted(node_runner, publisher, liste
         assert mine, 'each camera is answered'
         spans += mine[-1] - mine[0] + 1
     # a gap counted across the two publishers' numbers would be far off either way
-    assert spans <= received + lost <= 600, (spans, received, lost)
+    # (Jazzy counts no gaps: the frames its history replaced unseen are in no count)
+    if message_info_supported():
+        assert spans <= received + lost <= 600, (spans, received, lost)
+    else:
+        assert received + lost <= 600, (spans, received, lost)
