@@ -26,15 +26,42 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import random
-from typing import Dict, MutableMapping, Optional
+from typing import Dict, MutableMapping, Optional, Tuple
 
 PROFILE_NAME = 'fastdds_large_data.xml'
 NODE_PROFILE_NAME = 'fastdds_node.xml'    # the inference node: it sends only small samples
 # Fast DDS 3.x (Kilted) reads only the first, 2.x (Jazzy's 2.14, Humble's 2.6) only the
-# second (read from the libraries: libfastdds.so.3 / libfastrtps.so.2.14.5); without both
-# a Jazzy process ran on Fast DDS defaults and lost 106 of 142 640x480 frames. A profile is
-# given under both names, and one set under either name counts as set.
+# second (read from the libraries: libfastdds.so.3 / libfastrtps.so.2.14.5); a Jazzy
+# process given only the first ran on Fast DDS defaults and lost 106 of 142 640x480
+# frames. Kilted's rmw_fastrtps warns on every participant given the second, so a
+# profile is set under the name this install's Fast DDS reads (both where that is
+# unknown), and one set under either name counts as set.
 PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+_FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
+
+
+def profile_vars(env: Optional[MutableMapping[str, str]] = None) -> Tuple[str, ...]:
+    """
+    Return the profile variable names the Fast DDS that rclpy will load reads.
+
+    The installed Fast DDS distribution decides (``ros-fastdds`` 3.x wheels on Kilted,
+    ``ros-fastrtps`` 2.x on Jazzy); a sourced ROS install has no wheel metadata, and
+    its ROS_DISTRO decides. Neither known: both names.
+    """
+    from importlib import metadata
+    for dist, names in (('ros-fastdds', PROFILE_VARS[:1]),
+                        ('ros-fastrtps', PROFILE_VARS[1:])):
+        try:
+            metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        return names
+    distro = (os.environ if env is None else env).get('ROS_DISTRO', '').strip().lower()
+    if distro in _FAST_DDS_2_DISTROS:
+        return PROFILE_VARS[1:]
+    if distro:
+        return PROFILE_VARS[:1]
+    return PROFILE_VARS
 
 
 def profile_in(env: MutableMapping[str, str]) -> Optional[str]:
@@ -46,11 +73,11 @@ def profile_in(env: MutableMapping[str, str]) -> Optional[str]:
 
 
 def set_profile(env: MutableMapping[str, str], path: Optional[str]) -> None:
-    """Give ``env`` the profile ``path`` for every Fast DDS (None: Fast DDS defaults)."""
+    """Give ``env`` the profile ``path`` under the name Fast DDS reads (None: defaults)."""
     for name in PROFILE_VARS:
-        if path is None:
-            env.pop(name, None)
-        else:
+        env.pop(name, None)
+    if path is not None:
+        for name in profile_vars(env):
             env[name] = str(path)
 
 

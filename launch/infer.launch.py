@@ -48,6 +48,8 @@ from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
+from jetson_infer_ros import ros_isolation
+
 PACKAGE = 'jetson_infer_ros'
 
 
@@ -58,11 +60,11 @@ def _node_with_environment(context):
                'large': 'fastdds_large_data.xml'}.get(choice)
     if choice not in ('0', 'false') and profile is None:
         raise ValueError(f'dds_profile must be true, large or false, got {choice!r}')
-    # Fast DDS 3 (Kilted) reads the first name, 2.x (Jazzy, Humble) the second
-    names = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
-    if profile and not any(os.environ.get(n) for n in names):
+    # a profile the user set under either Fast DDS's name (3.x: FASTDDS_, 2.x on Jazzy
+    # and Humble: FASTRTPS_) wins; ours goes under the name this install's Fast DDS reads
+    if profile and ros_isolation.profile_in(os.environ) is None:
         share = FindPackageShare(PACKAGE).perform(context)
-        env.update({n: os.path.join(share, 'config', profile) for n in names})
+        ros_isolation.set_profile(env, os.path.join(share, 'config', profile))
     image_topic = LaunchConfiguration('image_topic').perform(context)
     node = LifecycleNode(
         package=PACKAGE,

@@ -32,6 +32,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, Tuple
 
+from jetson_infer_ros import ros_isolation
 from jetson_infer_ros.bench import procs
 from jetson_infer_ros.bench.e2e import read_jsonl
 from jetson_infer_ros.bench.summary import summarize
@@ -50,7 +51,7 @@ def run_delivery(size: Tuple[int, int], profile: bool, work: Path, rate: float =
     result: Dict[str, Any] = {'size': f'{size[0]}x{size[1]}', 'profile': profile,
                               'heap': 'glibc' if glibc_heap else 'kept',
                               'rate': rate, 'duration': duration,
-                              'profile_file': env.get('FASTDDS_DEFAULT_PROFILES_FILE', '')}
+                              'profile_file': ros_isolation.profile_in(env) or ''}
     children = []
     try:
         sink = procs.Child(f'{label}.sink', [sys.executable, '-m',

@@ -26,6 +26,8 @@ import time
 
 import pytest
 
+from jetson_infer_ros import ros_isolation
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -145,5 +147,5 @@ def test_detection2darray_crosses_processes_intact(processes, ros_env):
 def test_every_child_process_is_isolated(ros_env):
     assert ros_env['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'LOCALHOST'
     assert 1 <= int(ros_env['ROS_DOMAIN_ID']) <= 101
-    assert Path(ros_env['FASTDDS_DEFAULT_PROFILES_FILE']).is_file()
+    assert Path(ros_isolation.profile_in(ros_env)).is_file()
     assert os.environ['ROS_DOMAIN_ID'] == ros_env['ROS_DOMAIN_ID']

@@ -78,8 +78,8 @@ def test_default_files_exist_and_profile_is_never_forced():
     assert (ROOT / 'config' / 'infer.yaml').is_file()
     assert (ROOT / 'config' / 'fastdds_large_data.xml').is_file()
     # never over a profile the user set, under either Fast DDS's name (3.x / 2.x)
-    assert "names = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')" in text
-    assert 'if profile and not any(os.environ.get(n) for n in names):' in text
+    assert 'if profile and ros_isolation.profile_in(os.environ) is None:' in text
+    assert "ros_isolation.set_profile(env, os.path.join(share, 'config', profile))" in text
     # the node's own profile by default, the large-data one on request
     assert "'true': 'fastdds_node.xml'" in text and "'large': 'fastdds_large_data.xml'" in text
     assert (ROOT / 'config' / 'fastdds_node.xml').is_file()

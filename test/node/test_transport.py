@@ -36,6 +36,9 @@ def test_640x480_best_effort_all_delivered_with_the_shipped_profile(node_runner,
     """
     Once the connection is up, every best-effort 921 KB frame reaches the node.
 
+    A frame the node took but could not answer in time (a loaded CPU) is counted by
+    reason; the profile's job is delivery.
+
     Frames sent before the reader has matched the writer are lost by design in DDS, so
     delivery is counted from the first frame the node answered.
     """
@@ -58,13 +61,19 @@ def test_640x480_best_effort_all_delivered_with_the_shipped_profile(node_runner,
     first = sent.index(got[0])
     assert first <= 10, f'connection took {first} frames to come up'
     missing = sorted(set(sent[first:]) - set(got))
-    assert missing == [], f'{len(missing)} of {len(sent) - first} frames lost'
 
     def balanced():
         v = _diag_values(lis)['values']     # the 1 Hz report may predate the last frame
         return int(v['frames_received']) == int(v['frames_processed']) + \
             int(v['frames_dropped'])
     assert wait_for(balanced, 5), _diag_values(lis)
+    values = _diag_values(lis)['values']
+    # transport: every frame from the first answered one reached the node ...
+    assert int(values['frames_received']) >= len(sent) - first, \
+        (f'{len(missing)} of {len(sent) - first} frames unanswered', values)
+    assert int(values['frames_lost_in_transport']) == 0, values
+    # ... and one it took but did not answer (a busy CPU) was counted, with its reason
+    assert len(missing) <= int(values['frames_dropped']), (missing, values)
 
 
 def test_starving_input_is_reported_with_its_likely_cause(node_runner, publisher, listener, data,
