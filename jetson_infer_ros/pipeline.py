@@ -86,8 +86,10 @@ def _sha12(path: str) -> str:
 class InferencePipeline:
     """Model + backend + pre/postprocessing for one configuration."""
 
-    def __init__(self, cfg: InferConfig, log: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(self, cfg: InferConfig, log: Optional[Callable[[str], None]] = None,
+                 backend_extra: Sequence[Tuple[str, Any]] = ()) -> None:
         self.cfg = cfg
+        self._backend_extra = tuple(backend_extra)   # BackendOptions.extra (evaluate)
         self._log = log or (lambda _msg: None)
         self.spec: Any = None
         self.backend: Any = None
@@ -120,7 +122,8 @@ class InferencePipeline:
             precision=precision, max_batch=cfg.max_batch, intra_op_threads=cfg.cpu_threads,
             dla_core=cfg.dla_core, workspace_mb=cfg.workspace_mb,
             engine_cache_dir=cfg.engine_cache_dir, use_cuda_graph=cfg.use_cuda_graph,
-            calibration_cache=self._calibration_cache(model_file, precision))
+            calibration_cache=self._calibration_cache(model_file, precision),
+            extra=self._backend_extra)
         io = None
         if engine_file:   # a prebuilt engine: only TensorRT reads it, and it tells its I/O
             if cfg.backend == 'onnxruntime':

@@ -173,7 +173,8 @@ class OnnxRuntimeBackend(Backend):
     ONNX Runtime on the CPU execution provider, with preallocated IO-bound buffers.
 
     ``options.extra`` keys read here: ``allow_spinning`` (bool, default False, see the
-    module docstring), ``cpu_mem_arena`` (bool, default False, see the module docstring)
+    module docstring), ``cpu_mem_arena`` (bool, default False, see the module docstring),
+    ``exact`` (bool, default False: run the graph as written, for INT8 evaluation)
     and ``input_shape`` (the per-item shape, e.g. ``(3, 320, 320)``, for models whose
     spatial dimensions are dynamic).
     """
@@ -226,14 +227,16 @@ class OnnxRuntimeBackend(Backend):
         heap.release_freed()
 
     def _session_options(self, ort):
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        from jetson_infer_ros.quant.execution import session_options
+        # 'exact' (extra key): a Q/DQ model as written, graph optimizations off, as INT8
+        # evaluation runs TensorRT's layout; by default all optimizations plus the int8
+        # weight conversion x86 CPUs without VNNI need (quant/execution.py)
+        so = session_options(ort, exact=_as_bool(_extra(self.options).get('exact', False)))
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.intra_op_num_threads = max(0, int(self.options.intra_op_threads))
         so.inter_op_num_threads = max(0, int(self.options.inter_op_threads))
         so.enable_mem_pattern = True
         so.enable_cpu_mem_arena = _as_bool(_extra(self.options).get('cpu_mem_arena', False))
-        so.log_severity_level = 3   # errors only: warnings about initializers are noise here
         flag = '1' if self._spinning else '0'
         so.add_session_config_entry('session.intra_op.allow_spinning', flag)
         so.add_session_config_entry('session.inter_op.allow_spinning', flag)

@@ -41,8 +41,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import artifacts, distill as distill_mod, export, frames as frames_mod, hygiene, rounding
-from . import sensitivity, trt_cache
+from . import artifacts, distill as distill_mod, execution, export, frames as frames_mod, hygiene
+from . import rounding, sensitivity, trt_cache
 from ..assets.cache import file_sha256
 from ..config import InferConfig
 
@@ -319,7 +319,7 @@ def calibrate(cfg: InferConfig, source: frames_mod.FrameSource, out: Optional[st
         written = {'tensorrt': trt_tmp}
         if settings.write_cpu_model:
             written['onnxruntime'] = cpu_tmp
-        reference = sensitivity.model_outputs(model_file, spec.input_name, sample_batch)
+        reference = execution.model_outputs(model_file, spec.input_name, sample_batch)
         rounding_report = _round_weights(moments, settings.weight_rounding, reference,
                                          spec.input_name, sample_batch, written, log)
         distillation = None
@@ -427,7 +427,7 @@ def _round_weights(moments: Optional[rounding.InputMoments], mode: str,
         nearest = path + '.nearest.onnx'
         _copy(path, nearest)
         report = rounding.apply_gptq(path, moments)
-        scores = {name: sensitivity.sqnr_db(reference, sensitivity.model_outputs(
+        scores = {name: sensitivity.sqnr_db(reference, execution.model_outputs(
                       candidate, input_name, held_out))
                   for name, candidate in (('nearest', nearest), ('gptq', path))}
         chosen = 'gptq' if mode == 'gptq' or scores['gptq'] > scores['nearest'] else 'nearest'
@@ -591,7 +591,7 @@ def _sample_check(reference: List[np.ndarray], input_name: str, sample: np.ndarr
     """Output SQNR of each written model against FP32 on the kept frames (a smoke test)."""
     out = {}
     for target, path in models.items():
-        got = sensitivity.model_outputs(path, input_name, sample)
+        got = execution.model_outputs(path, input_name, sample)
         if not all(np.isfinite(a).all() for a in got):
             raise CalibrationError(f'the {target} model produced non-finite outputs')
         out[target] = round(sensitivity.sqnr_db(reference, got), 2)

@@ -76,35 +76,6 @@ def _weight_axis(node: Any, shape: Sequence[int]) -> int:
     return 0
 
 
-def cpu_session(model_bytes: bytes, optimize: bool = True):
-    """
-    Open an ONNX Runtime CPU session with warnings silenced (analysis, not serving).
-
-    ``optimize=False`` runs the graph as written (Q/DQ around float kernels) instead of
-    the fused integer kernels: a second, independent execution of the same model.
-    """
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    if not optimize:
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(model_bytes, so, providers=['CPUExecutionProvider'])
-
-
-def run_frames(session: Any, input_name: str, frames: np.ndarray) -> List[np.ndarray]:
-    """All outputs of all frames, one frame per run (fixed-batch models work too)."""
-    outputs: List[np.ndarray] = []
-    for i in range(len(frames)):
-        outputs.extend(session.run(None, {input_name: frames[i:i + 1]}))
-    return outputs
-
-
-def model_outputs(path: str, input_name: str, frames: np.ndarray) -> List[np.ndarray]:
-    """All outputs of the model file at ``path`` over ``frames``, on the CPU."""
-    from pathlib import Path
-    return run_frames(cpu_session(Path(path).read_bytes()), input_name, frames)
-
-
 def layer_scores(model_path: str, input_name: str, batch: np.ndarray,
                  progress: Optional[Callable[[int, int], None]] = None) -> List[LayerScore]:
     """Score every weighted layer (lowest SQNR first) on ``batch`` (N preprocessed frames)."""
@@ -114,7 +85,8 @@ def layer_scores(model_path: str, input_name: str, batch: np.ndarray,
     inits = {init.name: i for i, init in enumerate(model.graph.initializer)}
     targets = [n for n in model.graph.node
                if n.op_type in WEIGHTED_OPS and len(n.input) > 1 and n.input[1] in inits]
-    reference = run_frames(cpu_session(model.SerializeToString()), input_name, batch)
+    from .execution import run_frames, session
+    reference = run_frames(session(model.SerializeToString(), exact=False), input_name, batch)
     scores = []
     for k, node in enumerate(targets):
         index = inits[node.input[1]]
@@ -127,7 +99,8 @@ def layer_scores(model_path: str, input_name: str, batch: np.ndarray,
         quantized = fake_quant_per_channel(w, _weight_axis(node, w.shape))
         original.CopyFrom(numpy_helper.from_array(quantized, original.name))
         try:
-            outputs = run_frames(cpu_session(model.SerializeToString()), input_name, batch)
+            outputs = run_frames(session(model.SerializeToString(), exact=False), input_name,
+                                 batch)
         finally:
             model.graph.initializer[index].CopyFrom(saved)
         scores.append(LayerScore(node.name, node.op_type, round(sqnr_db(reference, outputs), 2)))
