@@ -98,11 +98,23 @@ PARAMETERS: Tuple[Param, ...] = (
           "Calibrated Q/DQ ONNX for precision int8; '' looks for <model>.int8.onnx.",
           group='backend'),
     Param('int8_min_top1_agreement', DOUBLE, 0.99,
-          'INT8 gate (classification): minimum top-1 agreement with FP32.',
+          'INT8 gate (classification, evaluated without labels): minimum top-1 agreement '
+          'with FP32, at the lower end of its 95% interval.',
           min_value=0.0, max_value=1.0, group='backend'),
-    Param('int8_max_map_drop', DOUBLE, 1.0,
-          'INT8 gate (detection): largest mAP@[.5:.95] drop vs FP32, in points.',
+    Param('int8_max_top1_drop', DOUBLE, 0.5,
+          'INT8 gate (classification, evaluated with labels): largest top-1 accuracy drop '
+          'vs FP32, in points, at the upper end of its 95% interval.',
           min_value=0.0, max_value=100.0, group='backend'),
+    Param('int8_max_map_drop', DOUBLE, 1.0,
+          'INT8 gate (detection): largest mAP@[.5:.95] drop vs FP32, in points, at the upper '
+          'end of its 95% bootstrap interval.',
+          min_value=0.0, max_value=100.0, group='backend'),
+    Param('int8_min_eval_frames', INT, 200,
+          'INT8 gate (classification): fewest evaluation frames (labelled ones with labels).',
+          min_value=1, max_value=1000000, group='backend'),
+    Param('int8_min_eval_boxes', INT, 500,
+          'INT8 gate (detection): fewest boxes to find in the evaluation (ground truth, or '
+          'FP32 boxes without labels).', min_value=1, max_value=10000000, group='backend'),
     Param('max_batch', INT, 1, 'Engine/session batch size (several cameras share one batch).',
           min_value=1, max_value=64, group='backend'),
     Param('cpu_threads', INT, 0, 'ONNX Runtime intra-op threads; 0 = runtime default.',

@@ -97,7 +97,8 @@ def write_params(spec: RunSpec, path: Path) -> Path:
     if spec.int8_model:
         values['int8_model_path'] = spec.int8_model
     if spec.precision == 'int8-forced':
-        values.update(int8_min_top1_agreement=0.0, int8_max_map_drop=100.0)
+        from jetson_infer_ros.quant.gate import PERMISSIVE
+        values.update(PERMISSIVE)
     if spec.backend:
         values['backend'] = spec.backend
     if spec.cuda_graph:

@@ -59,7 +59,8 @@ def load_pipeline(config: str, precision: str = 'fp32', force_int8: bool = False
     if int8_model:
         overrides['int8_model_path'] = int8_model
     if force_int8 and precision == 'int8':
-        overrides.update(int8_min_top1_agreement=0.0, int8_max_map_drop=100.0)
+        from jetson_infer_ros.quant.gate import PERMISSIVE
+        overrides.update(PERMISSIVE)
     cfg = load_config(config, **overrides)
     pipeline = InferencePipeline(cfg)
     pipeline.load()

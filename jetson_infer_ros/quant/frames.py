@@ -109,6 +109,10 @@ class FrameSource:
     def frames(self) -> Iterator[Frame]:
         raise NotImplementedError
 
+    def refs(self) -> Optional[List[str]]:
+        """Every frame's ``ref`` without decoding anything, where the source can tell."""
+        return None
+
 
 def list_images(folder: Path) -> List[Path]:
     """Image files directly in ``folder``, sorted by name; other files are ignored."""
@@ -158,6 +162,9 @@ class ImageFolder(FrameSource):
         for path in self.files:
             picture = read_image(path)
             yield Frame(path.name, picture, pixel_sha256(picture))
+
+    def refs(self) -> Optional[List[str]]:
+        return [path.name for path in self.files]
 
 
 class BagTopic(FrameSource):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -52,71 +52,6 @@ def accuracy(ids: np.ndarray, truth: Sequence[Sequence[int]]) -> Dict[str, float
     top1 = [int(row[0]) in set(t) for row, t in zip(ids, truth)]
     top5 = [bool({int(c) for c in row[:5]} & set(t)) for row, t in zip(ids, truth)]
     return {'top1': float(np.mean(top1)), 'top5': float(np.mean(top5))}
-
-
-def agreement_under_noise(reference: np.ndarray, sqnr_db: Union[Sequence[float], np.ndarray],
-                          trials: int = 100, seed: int = 0) -> np.ndarray:
-    """
-    Top-1 agreement of ``reference`` logits with themselves plus i.i.d. Gaussian noise.
-
-    An INT8 model's logits are the FP32 logits plus an error whose power the output SQNR
-    measures; on frames whose two best classes nearly tie, any error of that size flips
-    some answers. Modelling the error as independent noise of the same power says how
-    many flips a given fidelity costs on *these* frames, and so what SQNR a top-1
-    agreement threshold needs. Real quantization error is correlated across classes and
-    frames, yet the measured artefacts land around this model's prediction, more often
-    below it than above (docs/int8.md): the fidelity it asks for is, if anything, too low.
-
-    Returns a (len(sqnr_db), trials) array of agreements. Every SQNR uses the same noise
-    draws, scaled, so the rows differ by fidelity alone.
-    """
-    ref = np.asarray(reference, dtype=np.float64)
-    if ref.ndim != 2 or ref.shape[1] < 2:
-        raise ValueError(f'reference logits must be (frames, classes >= 2), got {ref.shape}')
-    power = float(np.mean(np.square(ref)))
-    sigmas = np.sqrt(power * 10.0 ** (-np.asarray(sqnr_db, dtype=np.float64) / 10.0))
-    winners = ref.argmax(axis=1)
-    rng = np.random.default_rng(seed)
-    out = np.empty((len(sigmas), trials))
-    for t in range(trials):
-        noise = rng.standard_normal(ref.shape)
-        for i, sigma in enumerate(sigmas):
-            out[i, t] = np.mean((ref + sigma * noise).argmax(axis=1) == winners)
-    return out
-
-
-NEEDED_GRID = tuple(float(db) for db in np.arange(10.0, 60.01, 0.5))
-"""Output SQNRs (dB) ``fidelity_needed`` searches by default."""
-
-
-def meets(runs: np.ndarray, agreement: float) -> np.ndarray:
-    """Which agreements reach ``agreement`` (49/50 is 0.98 even where float says 0.97999...)."""
-    return np.asarray(runs) >= agreement - 1e-9
-
-
-def thresholds_met(runs: np.ndarray, sqnr_db: Sequence[float], agreement: float,
-                   confidence: float = 0.9) -> Dict[str, Optional[float]]:
-    """
-    Lowest of ascending ``sqnr_db`` whose ``agreement_under_noise`` rows meet ``agreement``.
-
-    ``expected``: the mean agreement over the trials reaches it; ``reliable``: at least
-    ``confidence`` of the trials reach it (one evaluation run passes that often). None
-    where no SQNR does.
-    """
-    def first(mask: np.ndarray) -> Optional[float]:
-        hits = np.nonzero(mask)[0]
-        return float(sqnr_db[hits[0]]) if len(hits) else None
-    return {'expected': first(meets(np.mean(runs, axis=1), agreement)),
-            'reliable': first(meets(runs, agreement).mean(axis=1) >= confidence)}
-
-
-def fidelity_needed(reference: np.ndarray, agreement: float, confidence: float = 0.9,
-                    grid: Optional[Sequence[float]] = None, trials: int = 100,
-                    seed: int = 0) -> Dict[str, Optional[float]]:
-    """Lowest output SQNR (dB, on ``grid``) at which the noise model meets ``agreement``."""
-    dbs = list(NEEDED_GRID if grid is None else grid)
-    return thresholds_met(agreement_under_noise(reference, dbs, trials, seed), dbs,
-                          agreement, confidence)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -199,51 +134,207 @@ def box_agreement(frames: Sequence[Tuple[Any, Any]], labels: Sequence[str],
     }
 
 
-def coco_map(truth: Sequence[Tuple[np.ndarray, np.ndarray]],
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+MAX_DETS = 100
+
+
+class DetectionSet:
+    """
+    Ground truth and one model's detections per frame, COCO-scored on any frame subset.
+
+    ``truth[i]`` is (boxes xyxy, class ids[, crowd flags]) of frame i, ``detections[i]``
+    (boxes, scores, class ids), ``sizes[i]`` (width, height). Crowd boxes are COCO's
+    "ignore" regions: a detection on one is neither a hit nor a false positive, and they
+    do not count as boxes to find.
+
+    ``score()`` runs faster-coco-eval on all frames. ``resampled(indices)`` scores the
+    frames at ``indices`` (repeats allowed, each draw its own image), as a bootstrap over
+    images needs, without re-running the evaluator: COCO matches detections to boxes
+    within each image and category, so those matches are computed once here
+    (``_match``, COCOeval.evaluateImg's rules: score order, at most 100 per image and
+    class, non-crowd boxes first, crowd IoU = intersection / detection area) and a
+    resample only re-accumulates them (COCOeval.accumulate's 101-point interpolated
+    precision). On all frames the two give the same numbers (tested).
+    """
+
+    def __init__(self, truth: Sequence[Tuple[np.ndarray, ...]],
+                 detections: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 sizes: Sequence[Tuple[int, int]], num_classes: int) -> None:
+        self.sizes = [(int(w), int(h)) for w, h in sizes]
+        self.num_classes = int(num_classes)
+        self.truth = []
+        for item in truth:
+            boxes = np.asarray(item[0], np.float64).reshape(-1, 4)
+            cls = np.asarray(item[1], np.int64).reshape(-1)
+            crowd = (np.asarray(item[2], bool).reshape(-1) if len(item) > 2
+                     else np.zeros(len(cls), bool))
+            self.truth.append((boxes, cls, crowd))
+        self.detections = [(np.asarray(b, np.float64).reshape(-1, 4),
+                            np.asarray(s, np.float64).reshape(-1),
+                            np.asarray(c, np.int64).reshape(-1)) for b, s, c in detections]
+        self._by_class: Optional[Dict[int, Tuple[np.ndarray, ...]]] = None
+
+    def __len__(self) -> int:
+        return len(self.truth)
+
+    @property
+    def boxes(self) -> int:
+        """Ground-truth boxes to find (crowd regions excluded)."""
+        return int(sum(int(np.sum(~crowd)) for _b, _c, crowd in self.truth))
+
+    def score(self) -> Optional[Dict[str, float]]:
+        """COCO bbox mAP@[.5:.95] and mAP@.5 (0-100) by faster-coco-eval; None without boxes."""
+        from faster_coco_eval import COCO, COCOeval_faster
+        images, annotations, results = [], [], []
+        for image_id, ((gt, cls, crowd), (w, h)) in enumerate(zip(self.truth, self.sizes), 1):
+            images.append({'id': image_id, 'width': w, 'height': h})
+            for b, c, k in zip(gt, cls, crowd):
+                annotations.append({'id': len(annotations) + 1, 'image_id': image_id,
+                                    'category_id': int(c) + 1, 'bbox': _xywh(b),
+                                    'area': float((b[2] - b[0]) * (b[3] - b[1])),
+                                    'iscrowd': int(k)})
+        for image_id, (boxes, scores, cls) in enumerate(self.detections, 1):
+            results.extend({'image_id': image_id, 'category_id': int(c) + 1, 'bbox': _xywh(b),
+                            'score': float(s)} for b, s, c in zip(boxes, scores, cls))
+        if not any(not a['iscrowd'] for a in annotations):
+            return None
+        if not results:
+            return {'map': 0.0, 'map50': 0.0}
+        categories = [{'id': c + 1, 'name': str(c)} for c in range(self.num_classes)]
+        gt = COCO()
+        gt.dataset = {'images': images, 'annotations': annotations, 'categories': categories}
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt.createIndex()
+            dt = gt.loadRes(results)
+            ev = COCOeval_faster(gt, dt, iouType='bbox', print_function=lambda *a, **k: None)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        stats = ev.stats
+        return {'map': round(max(float(stats[0]), 0.0) * 100.0, 3),
+                'map50': round(max(float(stats[1]), 0.0) * 100.0, 3)}
+
+    def resampled(self, indices: Sequence[int]) -> Optional[Dict[str, float]]:
+        """mAP@[.5:.95] and mAP@.5 (0-100) of the frames at ``indices``; None without boxes."""
+        if self._by_class is None:
+            self._by_class = self._gather()
+        counts = np.bincount(np.asarray(indices, np.int64), minlength=len(self.truth))
+        per_class = []
+        for frame_of, hit, miss, positives in self._by_class.values():
+            total = int(np.dot(counts, positives))
+            if total == 0:
+                continue
+            weight = counts[frame_of].astype(np.float64)
+            per_class.append(_interpolated_ap(np.cumsum(hit * weight, axis=1),
+                                              np.cumsum(miss * weight, axis=1), total))
+        if not per_class:
+            return None
+        ap = np.asarray(per_class)      # (classes, IoU thresholds)
+        return {'map': round(float(ap.mean()) * 100.0, 3),
+                'map50': round(float(ap[:, 0].mean()) * 100.0, 3)}
+
+    def _gather(self) -> Dict[int, Tuple[np.ndarray, ...]]:
+        """
+        Per class, every frame's matched detections in COCO's order, and boxes per frame.
+
+        (frame of each detection, true-positive and false-positive (T, n) masks, boxes to
+        find per frame); a resample weights each detection by how often its frame was
+        drawn, which is what repeating the frame would do.
+        """
+        matches = [self._match(i) for i in range(len(self.truth))]
+        out: Dict[int, Tuple[np.ndarray, ...]] = {}
+        for c in sorted({c for m in matches for c in m}):
+            frames = [i for i, m in enumerate(matches) if c in m]
+            scores = np.concatenate([matches[i][c][0] for i in frames])
+            frame_of = np.concatenate([np.full(len(matches[i][c][0]), i) for i in frames])
+            hit = np.concatenate([matches[i][c][1] for i in frames], axis=1)
+            ignored = np.concatenate([matches[i][c][2] for i in frames], axis=1)
+            order = np.argsort(-scores, kind='mergesort')
+            hit, ignored = hit[:, order], ignored[:, order]
+            positives = np.zeros(len(self.truth), np.int64)
+            for i in frames:
+                positives[i] = matches[i][c][3]
+            out[c] = (frame_of[order].astype(np.int64), (hit & ~ignored).astype(np.float64),
+                      (~hit & ~ignored).astype(np.float64), positives)
+        return out
+
+    def _match(self, frame: int) -> Dict[int, Tuple[np.ndarray, ...]]:
+        """Per class of one frame: (scores, hit, ignored (T, n) masks, boxes to find)."""
+        gt, gt_cls, crowd = self.truth[frame]
+        boxes, scores, cls = self.detections[frame]
+        out: Dict[int, Tuple[np.ndarray, ...]] = {}
+        for c in set(gt_cls.tolist()) | set(cls.tolist()):
+            g_sel = np.where(gt_cls == c)[0]
+            g_sel = g_sel[np.argsort(crowd[g_sel], kind='mergesort')]  # non-crowd first
+            g, g_ign = gt[g_sel], crowd[g_sel]
+            d_sel = np.where(cls == c)[0]
+            d_sel = d_sel[np.argsort(-scores[d_sel], kind='mergesort')][:MAX_DETS]
+            d = boxes[d_sel]
+            ious = _coco_iou(d, g, g_ign)
+            hit = np.zeros((len(IOU_THRESHOLDS), len(d)), bool)
+            ignored = np.zeros_like(hit)
+            for t, threshold in enumerate(IOU_THRESHOLDS):
+                taken = np.zeros(len(g), bool)
+                for k in range(len(d)):
+                    best, best_iou = -1, min(float(threshold), 1 - 1e-10)
+                    for j in range(len(g)):
+                        if taken[j] and not g_ign[j]:
+                            continue
+                        if best > -1 and not g_ign[best] and g_ign[j]:
+                            break
+                        if ious[k, j] < best_iou:
+                            continue
+                        best, best_iou = j, ious[k, j]
+                    if best > -1:
+                        hit[t, k] = True
+                        ignored[t, k] = bool(g_ign[best])
+                        taken[best] = True
+            out[int(c)] = (scores[d_sel], hit, ignored, int(np.sum(~g_ign)))
+        return out
+
+
+def _coco_iou(d: np.ndarray, g: np.ndarray, crowd: np.ndarray) -> np.ndarray:
+    """Box IoU as COCO computes it: against a crowd box, intersection over detection area."""
+    if len(d) == 0 or len(g) == 0:
+        return np.zeros((len(d), len(g)))
+    lt = np.maximum(d[:, None, :2], g[None, :, :2])
+    rb = np.minimum(d[:, None, 2:], g[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_d = np.prod(d[:, 2:] - d[:, :2], axis=1)[:, None]
+    area_g = np.prod(g[:, 2:] - g[:, :2], axis=1)[None, :]
+    union = np.where(crowd[None, :], area_d, area_d + area_g - inter)
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def _interpolated_ap(tp: np.ndarray, fp: np.ndarray, positives: int) -> np.ndarray:
+    """
+    Average COCO's 101-point interpolated precision over recall points, per IoU row.
+
+    ``tp``/``fp`` are (T, n) cumulative counts in score order; returns (T,) APs.
+    """
+    if tp.shape[1] == 0:
+        return np.zeros(tp.shape[0])
+    recall = tp / positives
+    precision = tp / (tp + fp + np.spacing(1))
+    precision = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+    # searchsorted(recall_row, RECALL_POINTS, 'left') for every row at once
+    where = np.sum(recall[:, :, None] < RECALL_POINTS[None, None, :], axis=1)   # (T, 101)
+    n = precision.shape[1]
+    q = np.where(where < n, np.take_along_axis(precision, np.minimum(where, n - 1), axis=1),
+                 0.0)
+    return q.mean(axis=1)
+
+
+def _xywh(box: np.ndarray) -> List[float]:
+    return [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])]
+
+
+def coco_map(truth: Sequence[Tuple[np.ndarray, ...]],
              detections: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
              sizes: Sequence[Tuple[int, int]], num_classes: int) -> Optional[Dict[str, float]]:
-    """
-    COCO bbox mAP@[.5:.95] and mAP@.5 (0-100) with faster-coco-eval.
-
-    ``truth[i]`` is (boxes xyxy, class ids) of frame i, ``detections[i]`` is (boxes,
-    scores, class ids), ``sizes[i]`` (width, height). None when there is no ground-truth
-    box at all (mAP is undefined then).
-    """
-    from faster_coco_eval import COCO, COCOeval_faster
-    images, annotations, results = [], [], []
-    ann_id = 1
-    for i, ((gt_boxes, gt_cls), (w, h)) in enumerate(zip(truth, sizes)):
-        images.append({'id': i + 1, 'width': int(w), 'height': int(h)})
-        for box, c in zip(np.asarray(gt_boxes, np.float64).reshape(-1, 4),
-                          np.asarray(gt_cls).reshape(-1)):
-            bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
-            annotations.append({'id': ann_id, 'image_id': i + 1, 'category_id': int(c) + 1,
-                                'bbox': [float(box[0]), float(box[1]), bw, bh],
-                                'area': bw * bh, 'iscrowd': 0})
-            ann_id += 1
-    if not annotations:
-        return None
-    for i, (boxes, scores, cls) in enumerate(detections):
-        for box, s, c in zip(np.asarray(boxes, np.float64).reshape(-1, 4),
-                             np.asarray(scores).reshape(-1), np.asarray(cls).reshape(-1)):
-            results.append({'image_id': i + 1, 'category_id': int(c) + 1,
-                            'bbox': [float(box[0]), float(box[1]), float(box[2] - box[0]),
-                                     float(box[3] - box[1])], 'score': float(s)})
-    if not results:
-        return {'map': 0.0, 'map50': 0.0}
-    categories = [{'id': c + 1, 'name': str(c)} for c in range(int(num_classes))]
-    gt = COCO()
-    gt.dataset = {'images': images, 'annotations': annotations, 'categories': categories}
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt.createIndex()
-        dt = gt.loadRes(results)
-        ev = COCOeval_faster(gt, dt, iouType='bbox', print_function=lambda *a, **k: None)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    stats = ev.stats
-    return {'map': round(max(float(stats[0]), 0.0) * 100.0, 3),
-            'map50': round(max(float(stats[1]), 0.0) * 100.0, 3)}
+    """COCO bbox mAP@[.5:.95] and mAP@.5 (0-100) of all frames (see DetectionSet)."""
+    return DetectionSet(truth, detections, sizes, num_classes).score()
 
 
 def read_classification_truth(path: str) -> Dict[str, List[int]]:
@@ -287,12 +378,13 @@ def read_classification_truth(path: str) -> Dict[str, List[int]]:
 
 
 def read_detection_truth(path: str, labels: Sequence[str]
-                         ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+                         ) -> Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """
-    File name -> (boxes xyxy, class indices) from a COCO-style JSON.
+    File name -> (boxes xyxy, class indices, crowd flags) from a COCO-style JSON.
 
     Categories are mapped to the model's class indices by name when their names are
-    labels of the model, else ``category_id`` is taken as the class index.
+    labels of the model, else ``category_id`` is taken as the class index. ``iscrowd``
+    annotations are kept as crowd regions (COCO ignores detections on them).
     """
     import json
     try:
@@ -308,6 +400,7 @@ def read_detection_truth(path: str, labels: Sequence[str]
     by_name = bool(cats) and all(name in index for name in cats.values())
     boxes: Dict[str, List[List[float]]] = {name: [] for name in images.values()}
     classes: Dict[str, List[int]] = {name: [] for name in images.values()}
+    crowd: Dict[str, List[bool]] = {name: [] for name in images.values()}
     for a in anns:
         name = images.get(int(a['image_id']))
         if name is None:
@@ -316,7 +409,9 @@ def read_detection_truth(path: str, labels: Sequence[str]
         cid = int(a['category_id'])
         boxes[name].append([x, y, x + w, y + h])
         classes[name].append(index[cats[cid]] if by_name else cid)
-    return {n: (np.array(boxes[n], np.float64).reshape(-1, 4), np.array(classes[n], np.int64))
+        crowd[name].append(bool(a.get('iscrowd', 0)))
+    return {n: (np.array(boxes[n], np.float64).reshape(-1, 4), np.array(classes[n], np.int64),
+                np.array(crowd[n], bool))
             for n in images.values()}
 
 
