@@ -53,7 +53,30 @@ def resolve_model(model_path: str) -> Tuple[str, Optional[str]]:
     if model_path in DEFAULT_LABELS:
         from jetson_infer_ros.assets.models import model_path as cached
         return str(cached(model_path)), str(LABEL_DIR / DEFAULT_LABELS[model_path])
-    return str(Path(model_path).expanduser()), None
+    path = str(Path(model_path).expanduser())
+    return path, derived_labels(path)
+
+
+def derived_labels(model_file: str) -> Optional[str]:
+    """
+    Return the labels of the default model a file is, or was calibrated from, or None.
+
+    ``--model ~/.cache/.../model.onnx`` or ``--model X.int8.onnx`` (whose calibration
+    provenance names its config's model and labels) keeps the class names instead of
+    printing "0", "45".
+    """
+    from jetson_infer_ros.quant.artifacts import calibrated_from
+    facts = calibrated_from(model_file) or {}
+    if facts.get('labels_file'):
+        return str(facts['labels_file'])
+    if facts.get('model_path') in DEFAULT_LABELS:
+        return str(LABEL_DIR / DEFAULT_LABELS[str(facts['model_path'])])
+    from jetson_infer_ros.assets.models import model_dir
+    from jetson_infer_ros.quant.frames import same_file
+    for name, labels in DEFAULT_LABELS.items():
+        if same_file(model_file, str(model_dir(name) / 'model.onnx')):
+            return str(LABEL_DIR / labels)
+    return None
 
 
 def is_engine_file(path: str) -> bool:
@@ -165,6 +188,11 @@ class InferencePipeline:
             self._post = postprocessor_for_spec(self.spec)
         self._model_file = model_file
         self.precision_in_use = precision
+
+    @property
+    def model_file(self) -> str:
+        """Return the model file that was loaded (after the INT8 gate chose)."""
+        return self._model_file
 
     def _setup_gpu_preprocess(self) -> None:
         """Use the fused CUDA kernel when the backend exposes its device input buffer."""

@@ -32,6 +32,10 @@ METHODS = ('entropy', 'minmax', 'percentile')   # quant.calibrate.METHODS, kept 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = ('%(prog)s --config CONFIG (--images DIR | --bag BAG --topic TOPIC) '
+                    '[--method {entropy,minmax,percentile}] [--samples N] '
+                    '[--out MODEL.int8.onnx] [--eval-images DIR] [--trt-version V] '
+                    '[advanced options]')
     parser.add_argument('--config', required=True, help='ROS parameters YAML (config/*.yaml)')
     parser.add_argument('--model', help='override model_path (the FP32 ONNX to calibrate)')
     source = parser.add_mutually_exclusive_group(required=True)
@@ -39,54 +43,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument('--bag', help='rosbag2 bag (MCAP or sqlite3 folder or file)')
     parser.add_argument('--topic', help='image topic in --bag (sensor_msgs/Image or '
                         'CompressedImage)')
-    parser.add_argument('--method', required=True, choices=METHODS,
-                        help='activation range method (ONNX Runtime calibrators)')
+    parser.add_argument('--method', default='percentile', choices=METHODS,
+                        help='activation range method (ONNX Runtime calibrators; default '
+                        '%(default)s, the best or equal in docs/int8.md)')
     parser.add_argument('--samples', type=int, metavar='N',
                         help='use N frames spread evenly over the source (default: all)')
     parser.add_argument('--out', metavar='MODEL.int8.onnx',
                         help='TensorRT Q/DQ model to write (default: <model>.int8.onnx beside '
                         'the FP32 model, where the INT8 gate looks)')
-    parser.add_argument('--keep-float', default='none', metavar='auto|none|NODE,...',
-                        help='layers that stay float: auto = those whose int8 weights alone '
-                        'cost the most (output SQNR < --sensitivity-db); default none')
-    parser.add_argument('--quantize-head', action='store_true',
-                        help='quantize the output head too (the last weighted layers and the '
-                        'ops after them); by default it stays float, its ranges depend '
-                        'most on what the calibration frames contain')
-    parser.add_argument('--sensitivity-db', type=float, default=25.0,
-                        help='--keep-float auto threshold in dB (default %(default)s)')
-    parser.add_argument('--bins', type=int, help='histogram bins for entropy/percentile '
-                        "(default: ONNX Runtime's, 128 entropy / 2048 percentile)")
-    parser.add_argument('--percentile', type=float, default=99.999,
-                        help='percentile method: kept share of |x| (default %(default)s)')
+    parser.add_argument('--eval-images', metavar='DIR',
+                        help='evaluation folder: warn if calibration frames are among them')
     parser.add_argument('--trt-version', default='8.5.2',
                         help='TensorRT version the calibration cache header names '
                         '(default %(default)s, JetPack 5.1; JetPack 6: 10.3.0)')
-    parser.add_argument('--eval-images', metavar='DIR',
-                        help='evaluation folder: warn if calibration frames are among them')
-    parser.add_argument('--weight-rounding', choices=('auto', 'gptq', 'nearest'),
-                        default='auto',
-                        help='int8 weight rounding: gptq = chosen by its effect on each '
-                        "layer's output on the calibration frames, nearest = round each "
-                        'weight alone, auto (default) = gptq for each layout where it beats '
-                        'nearest on held-out calibration frames')
-    parser.add_argument('--rounding-frames', type=int, default=128, metavar='N',
-                        help='frames (spread evenly over the set) whose layer inputs steer '
-                        'gptq rounding (default %(default)s)')
-    parser.add_argument('--distill-steps', type=int, default=0, metavar='N',
-                        help='after rounding, tune the int8 weights for N steps so that the '
-                        "int8 model's outputs match FP32's on the calibration frames and "
-                        'crops of them (PyTorch in the export_torch tool env; EfficientNet-'
-                        'Lite0: 400 steps, about 8 min per layout on 2 cores); kept per '
-                        'layout only if better on held-out frames (default 0: off)')
-    parser.add_argument('--distill-lr', type=float, default=0.01,
-                        help='distillation step of the int8 weights, in quantization steps '
-                        'of their channel (Adam, cosine decay; default %(default)s)')
-    parser.add_argument('--distill-augment', type=int, default=4, metavar='K',
-                        help='random crops/mirror images per calibration frame for '
-                        'distillation (default %(default)s)')
-    parser.add_argument('--no-cpu-model', action='store_true',
-                        help='skip the ONNX Runtime CPU layout (X.int8.cpu.onnx)')
+    advanced = parser.add_argument_group(
+        'advanced', 'research knobs behind the docs/int8.md tables; the defaults are the '
+        'measured best')
+    advanced.add_argument('--keep-float', default='none', metavar='auto|none|NODE,...',
+                          help='layers that stay float: auto = those whose int8 weights alone '
+                          'cost the most (output SQNR < --sensitivity-db); default none')
+    advanced.add_argument('--quantize-head', action='store_true',
+                          help='quantize the output head too (the last weighted layers and '
+                          'the ops after them); by default it stays float, its ranges depend '
+                          'most on what the calibration frames contain')
+    advanced.add_argument('--sensitivity-db', type=float, default=25.0,
+                          help='--keep-float auto threshold in dB (default %(default)s)')
+    advanced.add_argument('--bins', type=int, help='histogram bins for entropy/percentile '
+                          "(default: ONNX Runtime's, 128 entropy / 2048 percentile)")
+    advanced.add_argument('--percentile', type=float, default=99.999,
+                          help='percentile method: kept share of |x| (default %(default)s)')
+    advanced.add_argument('--weight-rounding', choices=('auto', 'gptq', 'nearest'),
+                          default='auto',
+                          help='int8 weight rounding: gptq = chosen by its effect on each '
+                          "layer's output on the calibration frames, nearest = round each "
+                          'weight alone, auto (default) = gptq for each layout where it beats '
+                          'nearest on held-out calibration frames')
+    advanced.add_argument('--rounding-frames', type=int, default=128, metavar='N',
+                          help='frames (spread evenly over the set) whose layer inputs steer '
+                          'gptq rounding (default %(default)s)')
+    advanced.add_argument('--distill-steps', type=int, default=0, metavar='N',
+                          help='after rounding, tune the int8 weights for N steps so that the '
+                          "int8 model's outputs match FP32's on the calibration frames and "
+                          'crops of them (PyTorch in the export_torch tool env; EfficientNet-'
+                          'Lite0: 400 steps, about 8 min per layout on 2 cores); kept per '
+                          'layout only if better on held-out frames (default 0: off)')
+    advanced.add_argument('--distill-lr', type=float, default=0.01,
+                          help='distillation step of the int8 weights, in quantization steps '
+                          'of their channel (Adam, cosine decay; default %(default)s)')
+    advanced.add_argument('--distill-augment', type=int, default=4, metavar='K',
+                          help='random crops/mirror images per calibration frame for '
+                          'distillation (default %(default)s)')
+    advanced.add_argument('--no-cpu-model', action='store_true',
+                          help='skip the ONNX Runtime CPU layout (X.int8.cpu.onnx)')
 
 
 def run(args: argparse.Namespace) -> int:

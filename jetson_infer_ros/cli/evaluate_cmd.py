@@ -33,8 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--images', metavar='DIR', required=True,
                         help='evaluation images (frames the calibration did not see)')
     parser.add_argument('--labels', metavar='GT',
-                        help='ground truth: classification JSON {file: class id(s)} or '
-                        '"file,class_id" lines; detection COCO-style JSON')
+                        help='ground truth, matched to the images by file name (none matching '
+                        'is an error): classification JSON {file: class id(s)} or '
+                        '"file,class_id" lines; detection COCO-style JSON. With it the gate '
+                        'judges the accuracy drop, without it agreement with FP32')
     parser.add_argument('--precision', default='int8', choices=('int8',),
                         help='precision under test (int8)')
     parser.add_argument('--reference', default='fp32', choices=('fp32',),

@@ -16,7 +16,11 @@
 `jetson-infer predict`: run the configured model on image files, one JSON line each.
 
 Uses the very pipeline the node runs (same config loader, preprocessing, backend and
-postprocessing), so a config that predicts right here behaves the same on a robot.
+postprocessing), so a config that predicts right here behaves the same on a robot. Every
+line says what ran: the precision asked for and the one in use (``--precision int8``
+falls back when the INT8 gate refuses, and says why under ``fallback``), the backend,
+the device, and the model file with its sha256. ``--strict`` turns a fallback into exit
+code 3 before anything is predicted.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ import argparse
 import json
 import sys
 from typing import Any, Dict
+
+STRICT_EXIT = 3
+"""``--strict`` and the precision asked for is not the one in use."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='override backend')
     parser.add_argument('--threshold', type=float, help='override score_threshold')
     parser.add_argument('--top-k', type=int, help='override top_k')
+    parser.add_argument('--strict', action='store_true',
+                        help='exit 3 (predicting nothing) when the precision asked for is not '
+                        'the one that runs, e.g. int8 refused by the INT8 gate')
 
 
 def load_picture(path: str) -> Any:
@@ -57,6 +67,20 @@ def load_picture(path: str) -> Any:
 def _exists(path: str) -> bool:
     import os
     return os.path.isfile(path)
+
+
+def what_ran(pipeline: Any) -> Dict[str, Any]:
+    """Precision asked for and in use, backend, device, model file and its sha256."""
+    from jetson_infer_ros.assets.cache import file_sha256
+    info = pipeline.info()
+    out: Dict[str, Any] = {
+        'precision_requested': info.get('precision_requested'),
+        'precision_in_use': info.get('precision_in_use'),
+        'backend': info.get('backend'), 'device': info.get('device', 'cpu'),
+        'model': pipeline.model_file, 'model_sha256': file_sha256(pipeline.model_file)}
+    if info.get('notes'):
+        out['fallback'] = info['notes']
+    return out
 
 
 def result_json(image: str, result: Any, labels: Any, task: str) -> Dict[str, Any]:
@@ -81,6 +105,12 @@ def run(args: argparse.Namespace) -> int:
     pipeline.load()
     failures = 0
     try:
+        ran = what_ran(pipeline)
+        if args.strict and ran['precision_in_use'] != ran['precision_requested']:
+            print(f'jetson-infer predict: --strict: {ran["precision_requested"]} requested, '
+                  f'{ran["precision_in_use"]} in use ({ran.get("fallback", "no reason given")})',
+                  file=sys.stderr)
+            return STRICT_EXIT
         for path in args.images:
             try:
                 picture = load_picture(path)
@@ -89,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
                 failures += 1
                 continue
             result = pipeline.run([picture])[0]
-            print(json.dumps(result_json(path, result, pipeline.labels, cfg.task)), flush=True)
+            line = result_json(path, result, pipeline.labels, cfg.task)
+            line.update(ran)
+            print(json.dumps(line), flush=True)
     finally:
         pipeline.release()
     return 1 if failures else 0

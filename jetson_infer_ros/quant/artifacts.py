@@ -39,7 +39,7 @@ import dataclasses
 import os
 from pathlib import Path
 import tempfile
-from typing import Callable, Dict, List, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 CPU_TAG = '.cpu'
 
@@ -92,6 +92,21 @@ def family_of(path: Union[str, Path]) -> ArtifactFamily:
     if name.endswith(CPU_TAG + '.onnx'):
         p = p.with_name(name[:-len(CPU_TAG + '.onnx')] + '.onnx')
     return ArtifactFamily(p)
+
+
+def calibrated_from(path: Union[str, Path]) -> Optional[Dict[str, Any]]:
+    """
+    Return the config facts an artefact's calibration recorded (model_path, labels_file).
+
+    None unless ``path`` is one layout of a calibrated artefact with readable provenance:
+    a ``--model X.int8.onnx`` keeps the class names of the model it was calibrated from.
+    """
+    import json
+    try:
+        facts = json.loads(family_of(path).provenance.read_text()).get('config')
+    except (OSError, ValueError, AttributeError):
+        return None
+    return facts if isinstance(facts, dict) else None
 
 
 def default_artifact(model_file: Union[str, Path]) -> Path:
