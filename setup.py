@@ -25,7 +25,7 @@ package_name = 'jetson_infer_ros'
 setup(
     name=package_name,
     version='0.1.0',
-    packages=find_packages(exclude=['test', 'test.*']),
+    packages=find_packages(exclude=['test', 'test.*', 'tools', 'tools.*']),
     package_data={package_name: ['labels/*.txt', 'assets/requirements/*.txt']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),

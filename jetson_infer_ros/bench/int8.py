@@ -16,11 +16,12 @@
 INT8 artefacts for the benchmark, made the same way on every machine and cached.
 
 The issue asks for INT8 rows; a bench that depends on whatever someone last calibrated
-by hand measures an unknown model. So the bench makes its own: the study's split of
-real pictures (``quant.study.make_split``: calibration and evaluation halves that share
-no frame), the method docs/int8.md recommends (percentile), then ``evaluate`` on the
-evaluation half so the accuracy gate has its evidence. Only the quantisation package's
-public API is used (``calibrate``, ``CalibrationSettings``, ``evaluate``).
+by hand measures an unknown model. So the bench makes its own: a split of the real
+pictures (``make_split``: calibration and evaluation halves that share no frame; the
+method comparison ``tools/int8/study.py`` uses it too), the method docs/int8.md
+recommends (percentile), then ``evaluate`` on the evaluation half so the accuracy gate
+has its evidence. Only the quantisation package's public API is used (``calibrate``,
+``CalibrationSettings``, ``evaluate``).
 
 The artefact lives under ``~/.cache/jetson_infer_ros/bench_int8/<model>-<key>/``, where
 the key hashes everything that produced it: the FP32 model's sha256, the settings, the
@@ -34,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
 import time
 from typing import Any, Callable, Dict, List
@@ -72,6 +74,38 @@ def artifact_key(model_sha256: str, frame_hashes: List[str], settings: Dict[str,
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def make_split(root: Path) -> Dict[str, Path]:
+    """
+    Write the calibration and evaluation folders (PNG frames, symlinked photos).
+
+    The bundled pictures, halved: opencv-doc and scikit-image photos alternate, vtest.avi
+    frames 0-396 (every 4th) calibrate and 402-794 evaluate; evaluation photos whose
+    pixels the calibration half also holds are dropped. Idempotent.
+    """
+    import cv2
+    from jetson_infer_ros.assets.data import cached_data, video_frames
+    data = cached_data()
+    folders = {'calib': root / 'calib', 'eval': root / 'eval'}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    for i, ref in enumerate(data.photos()):
+        link = folders['calib' if i % 2 == 0 else 'eval'] / ref.replace('/', '__')
+        if not link.exists():
+            os.symlink(data.photo(ref), link)
+    calib, evaluation = list(range(0, 400, 4)), list(range(402, 795, 4))
+    for index, frame in zip(calib + evaluation, video_frames(data.video, calib + evaluation)):
+        target = folders['calib' if index < 400 else 'eval'] / f'vtest_{index:03d}.png'
+        if not target.exists():
+            cv2.imwrite(str(target), frame)
+    # the two photo sets share a few pictures: evaluate only on pixels never calibrated on
+    from jetson_infer_ros.quant import frames
+    seen = {f.sha256 for f in frames.ImageFolder(str(folders['calib'])).frames()}
+    for path in sorted(folders['eval'].iterdir()):
+        if frames.pixel_sha256(frames.read_image(path)) in seen:
+            path.unlink()
+    return folders
+
+
 def prepare(model: str, config: str, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """
     Make (or find cached) the INT8 artefact of a default model and its evaluation.
@@ -85,7 +119,6 @@ def prepare(model: str, config: str, log: Callable[[str], None] = print) -> Dict
     from jetson_infer_ros.quant import calibrate as cal
     from jetson_infer_ros.quant import evaluate as ev
     from jetson_infer_ros.quant import frames
-    from jetson_infer_ros.quant.study import make_split
     from jetson_infer_ros.assets.cache import file_sha256
     cfg = load_config(config)
     model_file, _labels = resolve_model(cfg.model_path)

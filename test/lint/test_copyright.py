@@ -28,7 +28,7 @@ HEADER = [
     '#',
     '# Licensed under the Apache License, Version 2.0 (the "License");',
 ]
-SOURCE_DIRS = ('jetson_infer_ros', 'test', 'launch', 'ros_env', 'scripts')
+SOURCE_DIRS = ('jetson_infer_ros', 'test', 'launch', 'ros_env', 'scripts', 'tools')
 
 
 def _sources():

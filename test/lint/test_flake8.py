@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.linter
 def test_flake8():
     paths = [str(ROOT / p) for p in ('jetson_infer_ros', 'test', 'launch', 'ros_env', 'scripts',
-                                     'setup.py') if (ROOT / p).exists()]
+                                     'tools', 'setup.py') if (ROOT / p).exists()]
     rc, errors = main_with_errors(argv=['--config', str(ROOT / 'test' / 'lint' / 'flake8.ini')]
                                   + paths)
     assert rc == 0, 'Found %d code style errors / warnings:\n' % len(errors) + '\n'.join(errors)

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_mypy():
     proc = subprocess.run(
         [sys.executable, '-m', 'mypy', '--config-file', str(ROOT / 'test' / 'lint' / 'mypy.ini'),
-         '--exclude', 'jetson_infer_ros/backends/tensorrt/', str(ROOT / 'jetson_infer_ros')],
+         '--exclude', 'jetson_infer_ros/backends/tensorrt/', str(ROOT / 'jetson_infer_ros'),
+         str(ROOT / 'tools')],
         cwd=str(ROOT), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

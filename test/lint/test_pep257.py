@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.linter
 @pytest.mark.pep257
 def test_pep257():
-    paths = [str(ROOT / p) for p in ('jetson_infer_ros', 'test', 'launch', 'ros_env', 'scripts')
+    paths = [str(ROOT / p) for p in ('jetson_infer_ros', 'test', 'launch', 'ros_env', 'scripts',
+                                     'tools')
              if (ROOT / p).exists()]
     rc = main(argv=paths)
     assert rc == 0, 'Found code style errors / warnings'

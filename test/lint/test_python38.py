@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _package_sources():
-    for d in ('jetson_infer_ros', 'launch'):
+    for d in ('jetson_infer_ros', 'launch', 'tools'):
         yield from sorted((ROOT / d).rglob('*.py'))
 
 

@@ -44,7 +44,7 @@ def test_missing_evaluation_is_refused(tmp_path):
 
 
 def _report(task='classification', frames=500, overlap=0, labels=None, **row):
-    """A current evaluation report with one layout (the TensorRT one) holding ``row``."""
+    """Make a current evaluation report with one layout (the TensorRT one) holding ``row``."""
     return {'report_version': G.REPORT_VERSION, 'task': task, 'frames': frames,
             'calibration_overlap': overlap, 'ground_truth': labels,
             'variants': {'tensorrt': row}}

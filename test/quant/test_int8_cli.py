@@ -152,7 +152,7 @@ def test_a_two_frame_evaluation_no_longer_gets_int8_accepted(tmp_path, capsys, t
 
 
 def test_evaluate_labels_matching_no_image_is_one_error_line(tmp_path, capsys, tiny_config,
-                                                            photo_dir):
+                                                             photo_dir):
     out = tmp_path / 'tiny.int8.onnx'
     assert _cli(capsys, 'calibrate', '--config', str(tiny_config), '--images', str(photo_dir),
                 '--out', str(out))[0] == 0

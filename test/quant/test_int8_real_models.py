@@ -32,7 +32,7 @@ import pytest
 
 from jetson_infer_ros.config import load_config
 from jetson_infer_ros.quant import calibrate as cal, evaluate as ev, export, frames, gate
-from jetson_infer_ros.quant.speed import executed_ops
+from tools.int8.speed import executed_ops
 
 pytestmark = pytest.mark.models
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ def test_gptq_rounding_beats_nearest_on_frames_it_never_saw(effnet, split, tmp_p
 
 def test_study_noise_model_reads_the_real_classifier(effnet, split, tmp_path):
     """The study's fidelity table: FP32 logits of every evaluation frame, per artefact."""
-    from jetson_infer_ros.quant import study
+    from tools.int8 import study
     cfg, out, report = effnet
     (tmp_path / 'minmax').symlink_to(out.parent, target_is_directory=True)
     layouts = {'tensorrt': out, 'onnxruntime': out.with_name('model.int8.cpu.onnx')}

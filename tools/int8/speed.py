@@ -15,9 +15,11 @@
 """
 CPU latency of the FP32 model and its INT8 layouts, measured fairly on a shared machine.
 
-A benchmark, not a test: ``python -m jetson_infer_ros.quant.speed MODEL.onnx
-MODEL.int8.onnx MODEL.int8.cpu.onnx``. Sessions are built the way the node's ONNX
-Runtime backend builds them (all graph optimizations, sequential execution), and the
+A benchmark, not a test: ``python -m tools.int8.speed MODEL.onnx MODEL.int8.onnx
+MODEL.int8.cpu.onnx`` (from the repository root). Sessions are built the way the node's
+ONNX Runtime backend builds them (``quant.execution``'s deployed execution: all graph
+optimizations, the int8 weight conversion x86 CPUs without VNNI need; sequential
+execution), and the
 models are timed in interleaved rounds (A B C A B C ...) so that load from other
 processes spreads evenly over all of them instead of favouring whichever ran in a quiet
 moment; medians are reported. Also prints the operators ONNX Runtime actually runs
@@ -39,11 +41,10 @@ import numpy as np
 
 def _session(path: str, threads: int, optimized_out: Optional[str] = None):
     import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    from jetson_infer_ros.quant.execution import session_options
+    so = session_options(ort, exact=False)
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = threads
-    so.log_severity_level = 3
     if optimized_out:
         so.optimized_model_filepath = optimized_out
     return ort.InferenceSession(path, so, providers=['CPUExecutionProvider'])
@@ -106,15 +107,13 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _cpu() -> Dict[str, Any]:
-    info: Dict[str, Any] = {'cores': os.cpu_count()}
+    from jetson_infer_ros.quant.execution import cpu_int8
+    info: Dict[str, Any] = {'cores': os.cpu_count(), **cpu_int8()}
     try:
         with open('/proc/cpuinfo') as f:
             text = f.read()
-        model = next((ln.split(':', 1)[1].strip() for ln in text.splitlines()
-                      if ln.startswith('model name')), '')
-        info['model'] = model
-        info['avx512_vnni'] = 'avx512_vnni' in text
-        info['avx_vnni'] = ' avx_vnni' in text
+        info['model'] = next((ln.split(':', 1)[1].strip() for ln in text.splitlines()
+                              if ln.startswith('model name')), '')
     except OSError:
         pass
     return info

@@ -15,10 +15,11 @@
 """
 The INT8 method comparison of docs/int8.md, reproducible with one command.
 
-``python -m jetson_infer_ros.quant.study --out out/int8`` splits the real pictures into
-a calibration half and an evaluation half that share no frame (opencv-doc and
-scikit-image photos alternate; vtest.avi frames 0-396 calibrate, 402-794 evaluate,
-every 4th), then calibrates both default models with each method (and with
+``python -m tools.int8.study --out out/int8`` (from the repository root) splits the real
+pictures into a calibration half and an evaluation half that share no frame
+(``jetson_infer_ros.bench.int8.make_split``: opencv-doc and scikit-image photos
+alternate; vtest.avi frames 0-396 calibrate, 402-794 evaluate, every 4th), then
+calibrates both default models with each method (and with
 ``--keep-float auto``) and evaluates every artefact against FP32 through the same
 commands' code. Writes ``study.jsonl`` (one row per run), ``fidelity.json`` (what
 output SQNR each top-1 agreement needs on the evaluation frames, ``fidelity()``) and
@@ -29,11 +30,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
+
+from jetson_infer_ros.bench.int8 import make_split
 
 RUNS: List[Tuple[str, str, Any, Dict[str, Any]]] = [
     # (config, method, keep_float, extra settings)
@@ -52,32 +54,6 @@ RUNS: List[Tuple[str, str, Any, Dict[str, Any]]] = [
     ('detect', 'percentile', (), {'weight_rounding': 'nearest'}),
     ('detect', 'entropy', (), {'histogram_bins': 2048}),
 ]
-
-
-def make_split(root: Path) -> Dict[str, Path]:
-    """Write the calibration and evaluation folders (PNG frames, symlinked photos)."""
-    import cv2
-    from jetson_infer_ros.assets.data import cached_data, video_frames
-    data = cached_data()
-    folders = {'calib': root / 'calib', 'eval': root / 'eval'}
-    for folder in folders.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    for i, ref in enumerate(data.photos()):
-        link = folders['calib' if i % 2 == 0 else 'eval'] / ref.replace('/', '__')
-        if not link.exists():
-            os.symlink(data.photo(ref), link)
-    calib, evaluation = list(range(0, 400, 4)), list(range(402, 795, 4))
-    for index, frame in zip(calib + evaluation, video_frames(data.video, calib + evaluation)):
-        target = folders['calib' if index < 400 else 'eval'] / f'vtest_{index:03d}.png'
-        if not target.exists():
-            cv2.imwrite(str(target), frame)
-    # the two photo sets share a few pictures: evaluate only on pixels never calibrated on
-    from jetson_infer_ros.quant import frames
-    seen = {f.sha256 for f in frames.ImageFolder(str(folders['calib'])).frames()}
-    for path in sorted(folders['eval'].iterdir()):
-        if frames.pixel_sha256(frames.read_image(path)) in seen:
-            path.unlink()
-    return folders
 
 
 def run_one(config: Path, method: str, keep_float: Any, extra: Dict[str, Any],
@@ -184,7 +160,7 @@ def fidelity(config: Path, folders: Dict[str, Path], rows: List[Dict[str, Any]],
     Measure what top-1 agreement each output SQNR buys on the evaluation frames.
 
     The classifier's FP32 logits on the evaluation frames plus i.i.d. noise of a given
-    power (``metrics.agreement_under_noise``): how many answers that fidelity flips on
+    power (``noise.agreement_under_noise``): how many answers that fidelity flips on
     these frames, the SQNR that 98 % and 99 % agreement need, and, beside every measured
     artefact, the agreement the model expects at that artefact's SQNR. Where the
     artefacts are still under ``root/<tag>/``, each is also run a second way, by ONNX
@@ -195,12 +171,13 @@ def fidelity(config: Path, folders: Dict[str, Path], rows: List[Dict[str, Any]],
     import numpy as np
     from jetson_infer_ros.config import load_config
     from jetson_infer_ros.pipeline import resolve_model
-    from jetson_infer_ros.quant import evaluate as ev, frames, metrics, sensitivity
+    from jetson_infer_ros.quant import evaluate as ev, execution, frames
+    from tools.int8 import noise
     cfg = load_config(str(config))
     input_name, stacked = ev.preprocessed_frames(cfg, frames.ImageFolder(str(folders['eval'])))
     # one (1, classes) array per frame: the classifier has a single output
-    logits = np.concatenate(sensitivity.model_outputs(resolve_model(cfg.model_path)[0],
-                                                      input_name, stacked))
+    logits = np.concatenate(execution.model_outputs(resolve_model(cfg.model_path)[0],
+                                                    input_name, stacked))
     top2 = np.sort(logits, axis=1)[:, -2:]
     artefacts = []
     for row in rows:
@@ -212,9 +189,9 @@ def fidelity(config: Path, folders: Dict[str, Path], rows: List[Dict[str, Any]],
                 artefacts.append((row, layout, float(db)))
     # one simulation for every SQNR asked about: the draws are shared, so each row is the
     # same as a simulation of that SQNR alone
-    dbs = sorted(set(metrics.NEEDED_GRID) | set(FIDELITY_GRID) | {a[2] for a in artefacts})
-    runs = dict(zip(dbs, metrics.agreement_under_noise(logits, dbs, trials)))
-    needed_dbs = list(metrics.NEEDED_GRID)
+    dbs = sorted(set(noise.NEEDED_GRID) | set(FIDELITY_GRID) | {a[2] for a in artefacts})
+    runs = dict(zip(dbs, noise.agreement_under_noise(logits, dbs, trials)))
+    needed_dbs = list(noise.NEEDED_GRID)
     needed_runs = np.stack([runs[db] for db in needed_dbs])
     measured = []
     for row, layout, db in artefacts:
@@ -230,10 +207,10 @@ def fidelity(config: Path, folders: Dict[str, Path], rows: List[Dict[str, Any]],
         'logit_gap_below': {str(g): int(np.sum(top2[:, 1] - top2[:, 0] < g))
                             for g in (0.01, 0.05, 0.1)},
         'grid': [{'sqnr_db': db, 'expected': float(runs[db].mean()),
-                  'p_98': float(np.mean(metrics.meets(runs[db], 0.98))),
-                  'p_99': float(np.mean(metrics.meets(runs[db], 0.99)))}
+                  'p_98': float(np.mean(noise.meets(runs[db], 0.98))),
+                  'p_99': float(np.mean(noise.meets(runs[db], 0.99)))}
                  for db in FIDELITY_GRID],
-        'needed': {str(a): metrics.thresholds_met(needed_runs, needed_dbs, a)
+        'needed': {str(a): noise.thresholds_met(needed_runs, needed_dbs, a)
                    for a in (0.98, 0.99)},
         'measured': measured,
     }
@@ -252,12 +229,12 @@ def _layout_files(main: Path) -> Dict[str, Path]:
 
 def _second_execution(path: Path, input_name: str, stacked: Any, logits: Any
                       ) -> Dict[str, Any]:
-    """Run the artefact as written (no graph optimizations); compare with FP32 and fused."""
+    """Run the artefact as written and as deployed; compare with FP32 and with each other."""
     import numpy as np
-    from jetson_infer_ros.quant import sensitivity
+    from jetson_infer_ros.quant import execution, sensitivity
     data = path.read_bytes()
-    fused, plain = (np.concatenate(sensitivity.run_frames(
-        sensitivity.cpu_session(data, optimize=o), input_name, stacked)) for o in (True, False))
+    fused, plain = (np.concatenate(execution.run_frames(
+        execution.session(data, exact=e), input_name, stacked)) for e in (False, True))
     winners = logits.argmax(axis=1)
     return {'sqnr_db': round(sensitivity.sqnr_db([logits], [plain]), 2),
             'top1_agreement': float(np.mean(plain.argmax(axis=1) == winners)),
@@ -316,7 +293,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         'of an existing study.jsonl, then render')
     args = parser.parse_args(argv)
     root = Path(args.out)
-    config_dir = Path(__file__).resolve().parents[2] / 'config'
+    config_dir = Path(__file__).resolve().parents[2] / 'config'   # tools/int8/ -> repo
     if args.render or args.fidelity:
         rows = [json.loads(line) for line in (root / 'study.jsonl').read_text().splitlines()
                 if line.strip()]
