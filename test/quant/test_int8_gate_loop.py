@@ -63,6 +63,10 @@ def test_report_is_stored_with_hashes_and_per_layout_numbers(loop):
     assert stored['calibration']['frames'] == 12 and stored['calibration_overlap'] == 0
     assert len(stored['frames_sha256']) == 64 and stored['created_utc'].endswith('Z')
     assert out.with_name('tiny.int8.eval.md').read_text().startswith('INT8 evaluation')
+    # TensorRT's layout as the file's arithmetic, the CPU layout as the node runs it here
+    assert stored['variants']['tensorrt']['execution'] == 'exact'
+    assert stored['variants']['onnxruntime']['execution'] == 'deployed'
+    assert 'u8s8_saturates' in stored['cpu']
 
 
 def test_gate_runs_the_cpu_layout_on_onnxruntime_and_the_qdq_model_on_tensorrt(loop):
