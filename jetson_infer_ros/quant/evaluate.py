@@ -358,13 +358,9 @@ def _classification(ref: List[Any], test: List[Any], refs: List[str],
         keep = [i for i, name in enumerate(refs) if name in truth]
         out['labelled_frames'] = len(keep)
         if keep:
-            gt = [{int(c) for c in truth[refs[i]]} for i in keep]
-
-            def right(ids: np.ndarray, k: int) -> np.ndarray:
-                return np.array([bool({int(c) for c in ids[i, :k]} & g)
-                                 for i, g in zip(keep, gt)])
-            r1, r5, t1, t5 = right(ref_ids, 1), right(ref_ids, 5), right(test_ids, 1), \
-                right(test_ids, 5)
+            gt = [truth[refs[i]] for i in keep]
+            r1, r5 = (metrics.correct(ref_ids[keep], gt, k) for k in (1, 5))
+            t1, t5 = (metrics.correct(test_ids[keep], gt, k) for k in (1, 5))
             out['accuracy_reference'] = _accuracy(r1, r5)
             out['accuracy_int8'] = _accuracy(t1, t5)
             out['top1_drop'], out['top1_drop_interval'] = _drop(r1, t1)

@@ -33,7 +33,7 @@ cannot pass on luck:
 from __future__ import annotations
 
 import math
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -58,7 +58,8 @@ def wilson(successes: int, n: int, z: float = Z) -> Optional[Interval]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def paired_difference(ref_right: Sequence[bool], test_right: Sequence[bool],
+def paired_difference(ref_right: Union[Sequence[bool], np.ndarray],
+                      test_right: Union[Sequence[bool], np.ndarray],
                       z: float = Z) -> Optional[Tuple[float, Interval]]:
     """
     Return reference minus test accuracy on the same frames, with Newcombe's interval.

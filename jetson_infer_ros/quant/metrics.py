@@ -45,13 +45,10 @@ def classification_agreement(ref_ids: np.ndarray, test_ids: np.ndarray) -> Dict[
     return {'top1_agreement': float(top1.mean()), 'top5_agreement': float(top5.mean())}
 
 
-def accuracy(ids: np.ndarray, truth: Sequence[Sequence[int]]) -> Dict[str, float]:
-    """Top-1 / top-5 accuracy where each frame accepts a set of class ids."""
-    if not truth:
-        return {'top1': float('nan'), 'top5': float('nan')}
-    top1 = [int(row[0]) in set(t) for row, t in zip(ids, truth)]
-    top5 = [bool({int(c) for c in row[:5]} & set(t)) for row, t in zip(ids, truth)]
-    return {'top1': float(np.mean(top1)), 'top5': float(np.mean(top5))}
+def correct(ids: np.ndarray, truth: Sequence[Sequence[int]], k: int) -> np.ndarray:
+    """Per frame: is one of the ``k`` best classes among the frame's accepted class ids."""
+    return np.array([bool({int(c) for c in row[:k]} & {int(c) for c in t})
+                     for row, t in zip(ids, truth)], dtype=bool)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -186,7 +183,9 @@ class DetectionSet:
     def score(self) -> Optional[Dict[str, float]]:
         """COCO bbox mAP@[.5:.95] and mAP@.5 (0-100) by faster-coco-eval; None without boxes."""
         from faster_coco_eval import COCO, COCOeval_faster
-        images, annotations, results = [], [], []
+        images: List[Dict[str, Any]] = []
+        annotations: List[Dict[str, Any]] = []
+        results: List[Dict[str, Any]] = []
         for image_id, ((gt, cls, crowd), (w, h)) in enumerate(zip(self.truth, self.sizes), 1):
             images.append({'id': image_id, 'width': w, 'height': h})
             for b, c, k in zip(gt, cls, crowd):
@@ -259,11 +258,11 @@ class DetectionSet:
                       (~hit & ~ignored).astype(np.float64), positives)
         return out
 
-    def _match(self, frame: int) -> Dict[int, Tuple[np.ndarray, ...]]:
+    def _match(self, frame: int) -> Dict[int, Tuple[Any, ...]]:
         """Per class of one frame: (scores, hit, ignored (T, n) masks, boxes to find)."""
         gt, gt_cls, crowd = self.truth[frame]
         boxes, scores, cls = self.detections[frame]
-        out: Dict[int, Tuple[np.ndarray, ...]] = {}
+        out: Dict[int, Tuple[Any, ...]] = {}
         for c in set(gt_cls.tolist()) | set(cls.tolist()):
             g_sel = np.where(gt_cls == c)[0]
             g_sel = g_sel[np.argsort(crowd[g_sel], kind='mergesort')]  # non-crowd first

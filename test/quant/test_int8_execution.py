@@ -57,6 +57,7 @@ def saturating(tmp_path_factory):
     frames = np.stack([rng.uniform(0, 1, (64, 16, 16)).astype(np.float32) for _ in range(8)])
 
     class Reader(CalibrationDataReader):
+
         def __init__(self):
             self._it = iter(frames)
 

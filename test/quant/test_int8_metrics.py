@@ -42,8 +42,9 @@ def test_classification_agreement_and_accuracy():
     a = metrics.classification_agreement(ref, test)
     assert a['top1_agreement'] == pytest.approx(1 / 3)
     assert a['top5_agreement'] == pytest.approx(2 / 3)
-    acc = metrics.accuracy(ref, [[1], [8, 9], [4]])
-    assert acc == {'top1': pytest.approx(1 / 3), 'top5': 1.0}
+    truth = [[1], [8, 9], [4]]
+    assert metrics.correct(ref, truth, 1).tolist() == [True, False, False]
+    assert metrics.correct(ref, truth, 5).tolist() == [True, True, True]
 
 
 def test_identical_detections_agree_fully_and_score_map_100():
