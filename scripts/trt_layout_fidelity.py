@@ -22,7 +22,7 @@ optimizations off: each QuantizeLinear/DequantizeLinear is executed as written, 
 float, between float kernels, which is the arithmetic explicit quantization asks
 TensorRT for (rounding to int8 at each Q, exact dequantization). FP32 runs the same way.
 
-Calibrates both default models on the study's calibration half (``study.make_split``,
+Calibrates both default models on the study's calibration half (``make_split``,
 ``calibrate`` with its defaults: percentile, auto weight rounding, head in float) and
 evaluates through ``evaluate``'s own code on the study's 156 evaluation frames and, with
 ``--imagenet``/``--coco``, on labelled images. Run it once per code version to compare
@@ -65,10 +65,11 @@ def main() -> int:
     unoptimised_sessions()
     import jetson_infer_ros
     from jetson_infer_ros.config import load_config
-    from jetson_infer_ros.quant import calibrate as cal, evaluate as ev, frames, study
+    from jetson_infer_ros.bench.int8 import make_split
+    from jetson_infer_ros.quant import calibrate as cal, evaluate as ev, frames
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    folders = study.make_split(out / 'split')
+    folders = make_split(out / 'split')
     quiet = lambda _m: None  # noqa: E731
     results = {'package': str(Path(jetson_infer_ros.__file__).parent), 'models': {}}
     extra = {'infer': args.imagenet, 'detect': args.coco}

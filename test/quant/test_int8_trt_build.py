@@ -103,15 +103,15 @@ def test_a_quantized_pad_value_is_refused_by_the_builder(tiny_config, photo_dir,
 def test_folding_a_constant_dq_keeps_the_arithmetic(tiny_config, photo_dir, tmp_path,
                                                     monkeypatch):
     """The folded float is what the DequantizeLinear computed: same outputs, bit for bit."""
-    from jetson_infer_ros.quant import sensitivity
+    from jetson_infer_ros.quant import execution
     folded = _calibrate(tiny_config, photo_dir, tmp_path / 'a.int8.onnx', method='minmax',
                         weight_rounding='nearest', write_cpu_model=False)
     monkeypatch.setattr(export, 'fold_constant_dequantize', lambda model: [])
     kept = _calibrate(tiny_config, photo_dir, tmp_path / 'b.int8.onnx', method='minmax',
                       weight_rounding='nearest', write_cpu_model=False)
     x = np.random.default_rng(3).uniform(0, 1, (4, 3, 32, 32)).astype(np.float32)
-    outs = [sensitivity.run_frames(sensitivity.cpu_session(p.read_bytes(), optimize=False),
-                                   'x', x) for p in (folded, kept)]
+    outs = [execution.run_frames(execution.session(p.read_bytes(), exact=True), 'x', x)
+            for p in (folded, kept)]
     assert np.array_equal(outs[0][0], outs[1][0])
 
 
