@@ -31,7 +31,10 @@ def test_param_load_of_the_nodes_own_yaml_while_active(launched, processes, list
     path = ROOT / 'config' / 'detect.yaml'
     node, client = launched(path)
     up(client)
-    params = parameter_dict_from_yaml_file(str(path), use_wildcard=True, target_nodes=[FQN])
+    # the file holds only '/**': every node's parameters are this node's. No target_nodes:
+    # Jazzy's rclpy raises when a target node has no key of its own, wildcard or not
+    params = parameter_dict_from_yaml_file(str(path), use_wildcard=True)
+    assert params and all(not n.startswith('/') for n in params)
     results = client.set_parameters(list(params.values()))
     refused = [(n, r.reason) for n, r in zip(params, results) if not r.successful]
     assert refused == [], refused
