@@ -32,14 +32,17 @@ from typing import Any, cast, Dict, List, Mapping, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
+from jetson_infer_ros import decoder_params
 from jetson_infer_ros.backends.base import TensorSpec
 from jetson_infer_ros.postprocess.decoders import (
-    DETECTION_DECODERS, make_decoder, POSTPROCESS_OPTIONS)
+    canonical_decoder, DETECTION_DECODERS, make_decoder, POSTPROCESS_OPTIONS)
 from jetson_infer_ros.preprocess import PreprocessSpec
 
 TASKS = ('classification', 'detection')
 DECODERS = ('softmax',) + DETECTION_DECODERS
 CLASSIFY_OPTIONS = ('apply_softmax',)
+#: input names of the second input of RT-DETR-style exports (the original image size)
+SIZE_INPUT_NAMES = ('orig_target_sizes', 'orig_size', 'im_shape', 'image_size', 'scale_factor')
 
 Labels = Union[str, Sequence[str], None]
 
@@ -75,6 +78,11 @@ class ModelSpec:
     top_k: int = 5
     outputs: Tuple[TensorSpec, ...] = ()
     num_classes: Optional[int] = None
+    #: how the decoder was chosen (decoder auto) and where the labels came from; for the log
+    decoder_reason: str = dataclasses.field(default='', compare=False)
+    #: output shapes with dynamic dimensions resolved by one probe run (else the declared)
+    output_shapes: Tuple[Tuple[str, Tuple[int, ...]], ...] = dataclasses.field(
+        default=(), compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -164,6 +172,12 @@ _ORT_DTYPES = {'tensor(float)': np.float32, 'tensor(float16)': np.float16,
 
 
 def _inspect_with_ort(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
+    inputs, outputs, _meta = _inspect_with_ort_meta(path)
+    return inputs, outputs
+
+
+def _inspect_with_ort_meta(path: str
+                           ) -> Tuple[List[TensorSpec], List[TensorSpec], Dict[str, str]]:
     try:
         import onnxruntime
     except ImportError:
@@ -181,7 +195,12 @@ def _inspect_with_ort(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
     def spec(meta):
         dims = tuple(d if isinstance(d, int) and d > 0 else -1 for d in (meta.shape or ()))
         return TensorSpec(meta.name, dims, np.dtype(_ORT_DTYPES.get(meta.type, np.void)))
-    return [spec(m) for m in session.get_inputs()], [spec(m) for m in session.get_outputs()]
+    try:
+        meta = dict(session.get_modelmeta().custom_metadata_map)
+    except Exception:   # an ONNX Runtime without model metadata: it is only evidence
+        meta = {}
+    return ([spec(m) for m in session.get_inputs()], [spec(m) for m in session.get_outputs()],
+            meta)
 
 
 def _has_onnxruntime() -> bool:
@@ -190,6 +209,13 @@ def _has_onnxruntime() -> bool:
 
 
 def inspect_onnx(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
+    """Read the graph inputs (initializers excluded) and outputs of an ONNX file."""
+    inputs, outputs, _meta = inspect_onnx_metadata(path)
+    return inputs, outputs
+
+
+def inspect_onnx_metadata(path: str
+                          ) -> Tuple[List[TensorSpec], List[TensorSpec], Dict[str, str]]:
     """
     Read the graph inputs (initializers excluded) and outputs of an ONNX file.
 
@@ -198,15 +224,16 @@ def inspect_onnx(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
     external weights inspects in milliseconds. Otherwise an unoptimised ONNX Runtime
     session answers: importing ``onnx`` into a node that never needs it again costs
     10.7 MB of resident memory for the rest of its life (docs/benchmarks), and a robot
-    may not have it installed at all.
+    may not have it installed at all. The model's metadata (``metadata_props``: what an
+    exporter says about itself, e.g. Ultralytics' class names) comes third.
     """
     full = _check_model_file(path)
     if 'onnx' not in sys.modules and _has_onnxruntime():
-        return _inspect_with_ort(full)
+        return _inspect_with_ort_meta(full)
     try:
         import onnx
     except ImportError:
-        return _inspect_with_ort(full)
+        return _inspect_with_ort_meta(full)
     try:
         model = onnx.load(full, load_external_data=False)
     except Exception as exc:   # DecodeError, or worse, for text and truncated files
@@ -219,7 +246,7 @@ def inspect_onnx(path: str) -> Tuple[List[TensorSpec], List[TensorSpec]]:
     outputs = [_value_info_spec(onnx, vi) for vi in graph.output]
     if not inputs:
         raise ModelSpecError(f'{full} has no graph input')
-    return inputs, outputs
+    return inputs, outputs, {p.key: p.value for p in model.metadata_props}
 
 
 # -- building a spec ---------------------------------------------------------------------
@@ -315,8 +342,8 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
                      decoder_options: Optional[Mapping[str, Any]] = None,
                      score_threshold: float = 0.35, nms_iou_threshold: float = 0.5,
                      max_detections: int = 100, top_k: int = 5,
-                     io: Optional[Tuple[Sequence[TensorSpec], Sequence[TensorSpec]]] = None
-                     ) -> ModelSpec:
+                     io: Optional[Tuple[Sequence[TensorSpec], Sequence[TensorSpec]]] = None,
+                     decoder_settings: Optional[Mapping[str, Any]] = None) -> ModelSpec:
     """
     Read the ONNX model, fill in what it declares, and check the rest against it.
 
@@ -325,30 +352,32 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
 
     ``input_size`` (int or (width, height)) is needed only for a model with dynamic
     spatial dimensions; ``resize`` defaults to ``center_crop`` for classification and
-    ``letterbox`` for detection; ``decoder`` defaults to ``softmax`` for classification
-    and must be named for detection. Labels are names or a one-per-line file; their
-    count must equal the model's class count where the outputs declare it.
+    ``letterbox`` for detection; ``decoder`` None, '' or 'auto' means ``softmax`` for
+    classification and, for detection, the one layout the output shapes fit
+    (``postprocess.layout``; ``spec.decoder_reason`` says why). Labels are names or a
+    one-per-line file; their count must equal the model's class count where the outputs
+    (or, for end-to-end outputs, the exporter's metadata) declare it. Without labels, class
+    names the exporter stored in the model are used. ``decoder_settings`` are the set
+    decoder-option ROS parameters (``decoder_params``), translated for the chosen
+    decoder; ``decoder_options`` are decoder options given directly.
     """
     task = str(task).strip().lower()
     if task not in TASKS:
         raise ModelSpecError(f'task must be one of {list(TASKS)}, got {task!r}')
-    if decoder is None or str(decoder).strip() == '':
-        if task == 'detection':
-            raise ModelSpecError(
-                f'a detection model needs a decoder: one of {list(DETECTION_DECODERS)}')
+    decoder = canonical_decoder(decoder or 'auto')
+    if decoder == 'auto' and task == 'classification':
         decoder = 'softmax'
-    decoder = str(decoder).strip().lower()
-    if decoder == 'yolo11':
-        decoder = 'yolov8'
+    if decoder not in ('auto',) + DECODERS:
+        raise ModelSpecError(f'unknown decoder {decoder!r}; choose one of '
+                             f"{['auto'] + list(DECODERS)}")
+    metadata: Dict[str, str] = {}
     if io is None:
-        inputs, outputs = inspect_onnx(model_path)
+        inputs, outputs, metadata = inspect_onnx_metadata(model_path)
     else:
         inputs, outputs = list(io[0]), list(io[1])
     full = _check_model_file(model_path, engine=io is not None)
     if len(inputs) != 1:
-        raise ModelSpecError(
-            f'{full} has {len(inputs)} inputs {[i.name for i in inputs]}; one image input '
-            'is supported')
+        raise ModelSpecError(_inputs_error(full, inputs))
     inp = inputs[0]
     if inp.dtype == np.float32:
         dtype = 'float32'
@@ -381,8 +410,15 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
     except ValueError as exc:
         raise ModelSpecError(str(exc)) from None
     names = read_labels(labels)
+    labels_source = f'labels file {labels}' if isinstance(labels, str) and labels else 'labels'
+    settings = dict(decoder_settings or {})
     options = dict(decoder_options or {})
+    reason = ''
     if task == 'classification':
+        try:
+            options = dict(decoder_params.to_options('softmax', settings), **options)
+        except ValueError as exc:
+            raise ModelSpecError(str(exc)) from None
         unknown = sorted(set(options) - set(CLASSIFY_OPTIONS))
         if unknown:
             raise ModelSpecError(
@@ -393,13 +429,92 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
             raise ModelSpecError(
                 f'{len(names)} labels given but classifier output {out.name!r} {out.shape} '
                 f'has {classes} classes')
+        shapes = _shape_items(outputs)
     else:
+        shapes = _detector_shapes(full, inp, outputs, preprocess, dtype) if io is None else \
+            _shape_items(outputs)    # an engine's loaded backend reports concrete shapes
+        table = dict(shapes)
+        given = len(names) or None
+        if decoder == 'auto':
+            from jetson_infer_ros.postprocess.layout import choose_decoder
+
+            def options_for(name: str) -> Dict[str, Any]:
+                return dict(decoder_params.to_options(name, settings), **options)
+            choice = choose_decoder(table, (height, width), given, options_for, metadata,
+                                    labels_source=labels_source)
+            decoder, reason = choice.decoder, choice.reason
+        try:
+            options = dict(decoder_params.to_options(decoder, settings), **options)
+        except ValueError as exc:
+            raise ModelSpecError(str(exc)) from None
         decoder_only = {k: v for k, v in options.items() if k not in POSTPROCESS_OPTIONS}
-        dec = make_decoder(decoder, (height, width), len(names) or None, decoder_only)
-        classes = dec.bind(outputs)   # DecoderShapeError (a ValueError) on any mismatch
+        dec = make_decoder(decoder, (height, width), given, decoder_only)
+        classes = dec.bind(table)   # DecoderShapeError (a ValueError) on any mismatch
+        names, classes, note = _labels_against_metadata(
+            names, classes if dec.classes_in_shapes else None, metadata, labels_source)
+        reason = '; '.join(t for t in (reason, note) if t)
     return ModelSpec(
         model_path=full, input_name=inp.name, input_shape=inp.shape, layout=layout,
         batch_dynamic=inp.shape[0] < 0, preprocess=preprocess, task=task, decoder=decoder,
         decoder_options=options, labels=names, score_threshold=score_threshold,
         nms_iou_threshold=nms_iou_threshold, max_detections=max_detections, top_k=top_k,
-        outputs=tuple(outputs), num_classes=classes)
+        outputs=tuple(outputs), num_classes=classes, decoder_reason=reason,
+        output_shapes=tuple(shapes))
+
+
+def _shape_items(outputs: Sequence[TensorSpec]) -> List[Tuple[str, Tuple[int, ...]]]:
+    return [(o.name, tuple(o.shape)) for o in outputs]
+
+
+def _detector_shapes(full: str, inp: TensorSpec, outputs: Sequence[TensorSpec],
+                     preprocess: PreprocessSpec, dtype: str
+                     ) -> List[Tuple[str, Tuple[int, ...]]]:
+    """Return the declared output shapes, or a probe run's where some are dynamic."""
+    from jetson_infer_ros.model_outputs import needs_probe, probe_output_shapes
+    if not needs_probe(outputs):
+        return _shape_items(outputs)
+    item = preprocess.input_shape
+    try:
+        probed = probe_output_shapes(full, inp.name, (1,) + tuple(item), dtype)
+    except ValueError as exc:
+        raise ModelSpecError(str(exc)) from None
+    if probed is None:
+        return _shape_items(outputs)
+    return [(o.name, (o.shape[0],) + tuple(probed[o.name][1:])) for o in outputs]
+
+
+def _labels_against_metadata(names: Tuple[str, ...], classes: Optional[int],
+                             metadata: Mapping[str, str], labels_source: str
+                             ) -> Tuple[Tuple[str, ...], Optional[int], str]:
+    """
+    Check labels against the class names the exporter stored; use those when none given.
+
+    The output shapes carry the class count of most layouts; end-to-end rows carry class
+    ids as values, so for them the exporter's own list of names is the only count there is.
+    """
+    from jetson_infer_ros.model_outputs import metadata_labels
+    stored = metadata_labels(metadata)
+    if not stored or (classes is not None and len(stored) != classes):
+        return names, classes if classes is not None else (len(names) or None), ''
+    if names and len(names) != len(stored):
+        raise ModelSpecError(
+            f'{labels_source} has {len(names)} names but the model was exported with '
+            f'{len(stored)} classes (its metadata names them); fix the labels file')
+    if names:
+        return names, len(names), ''
+    return stored, len(stored), f'labels: the {len(stored)} class names stored in the model'
+
+
+def _inputs_error(full: str, inputs: Sequence[TensorSpec]) -> str:
+    """Explain a model with more than one input; RT-DETR-style size inputs get a way out."""
+    names = [i.name for i in inputs]
+    text = (f'{full} has {len(inputs)} inputs {names}; one image input is supported')
+    extra = [i for i in inputs[1:] if i.name in SIZE_INPUT_NAMES or
+             (len(i.shape) == 2 and i.shape[-1] == 2)]
+    if len(inputs) == 2 and extra:
+        text += (f'. {extra[0].name!r} {extra[0].shape} looks like the original-size input '
+                 'of an RT-DETR-style export: fix it to the network input size with '
+                 f'`jetson-infer freeze-input {os.path.basename(full)} '
+                 f'--input {extra[0].name}=<height>,<width>` (boxes then come out in '
+                 'network pixels, and decoder end2end or auto reads them)')
+    return text

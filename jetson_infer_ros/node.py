@@ -175,11 +175,9 @@ class InferenceNode(LifecycleNodeMixin, Node):
     # ------------------------------------------------------------------ parameters
     def _declare_parameters(self) -> None:
         """Declare every table entry; a bad override is reported, never fatal."""
-        from rclpy.parameter import Parameter
         for p in P.PARAMETERS:
             # An empty list has no ROS type of its own: declare the type, default later.
-            default = (Parameter.Type.STRING_ARRAY if p.default == [] else
-                       P._copy(p.default))
+            default = (P.empty_list_type(p) if p.default == [] else P._copy(p.default))
             try:
                 self.declare_parameter(p.name, default, P.descriptor(p))
                 P.coerce(p, self._param(p.name))

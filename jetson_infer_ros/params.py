@@ -34,6 +34,7 @@ DOUBLE = 'double'
 STRING = 'string'
 DOUBLE_ARRAY = 'double_array'
 STRING_ARRAY = 'string_array'
+INT_ARRAY = 'integer_array'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,10 +60,12 @@ PARAMETERS: Tuple[Param, ...] = (
           'prepared by `jetson-infer models` (efficientnet_lite0, nanodet).'),
     Param('task', STRING, 'classification', 'What the model does.',
           choices=('classification', 'detection')),
-    Param('decoder', STRING, 'softmax',
-          'Output decoder: softmax classifier, NanoDet, YOLOv5 [N,5+C], YOLOv8/YOLO11 '
-          '[4+C,N], SSD-style boxes+scores.',
-          choices=('softmax', 'nanodet', 'yolov5', 'yolov8', 'ssd')),
+    Param('decoder', STRING, 'auto',
+          'Output decoder: softmax classifier, NanoDet, YOLOv5 [B,N,5+C], YOLOv8/YOLO11 '
+          '[B,4+C,N], end2end [B,K,6] (YOLOv10/YOLO26 NMS-free, Ultralytics nms=True), '
+          'SSD-style boxes+scores; auto: softmax for classification, for detection the one '
+          'layout the output shapes fit (logged; none or several fail configure).',
+          choices=('auto', 'softmax', 'nanodet', 'yolov5', 'yolov8', 'end2end', 'ssd')),
     Param('labels_file', STRING, '',
           "Class names, one per line; '' uses the default model's bundled labels."),
     Param('input_width', INT, 0, 'Network input width; 0 reads it from the ONNX.',
@@ -84,6 +87,54 @@ PARAMETERS: Tuple[Param, ...] = (
           'Per-channel divisor applied after the mean, in network channel order.', length=3),
     Param('pad_value', DOUBLE, 114.0, 'Letterbox fill, in 0-255 pixel units.',
           min_value=0.0, max_value=255.0),
+    # --- decoder options: each decoder takes some (decoder_params.TAKES); a set one the
+    # --- chosen decoder does not take fails configure
+    Param('decoder_output', STRING, '',
+          "Output the decoder reads (yolov5, yolov8, end2end, combined nanodet); '' = the "
+          'one whose shape fits.', group='decoder'),
+    Param('decoder_boxes_output', STRING, '',
+          "ssd: the boxes output; '' = the one whose last dimension is 4.", group='decoder'),
+    Param('decoder_scores_output', STRING, '',
+          "ssd: the class scores output; '' = the other one that fits.", group='decoder'),
+    Param('box_units', STRING, 'auto',
+          'Box coordinates in network-input pixels or normalized 0..1 (yolov5, yolov8, '
+          'end2end, ssd); auto = the decoder default (ssd normalized, the others pixels).',
+          choices=('auto', 'pixels', 'normalized'), group='decoder'),
+    Param('box_order', STRING, 'xyxy', 'ssd: box corner order (yxyx: TensorFlow).',
+          choices=('xyxy', 'yxyx'), group='decoder'),
+    Param('yolo_channels', STRING, 'auto',
+          'yolov8: the 4+C channels first [B,4+C,N] (Ultralytics) or last [B,N,4+C]; auto = '
+          'the dimension that is not the anchor count.',
+          choices=('auto', 'first', 'last'), group='decoder'),
+    Param('score_activation', STRING, 'auto',
+          'Applied to raw class scores: softmax decoder none/softmax, nanodet none/sigmoid, '
+          'ssd none/sigmoid/softmax; auto = the decoder default (softmax: judged from the '
+          'numbers; detection: none).',
+          choices=('auto', 'none', 'sigmoid', 'softmax'), group='decoder'),
+    Param('background_class', BOOL, False,
+          'ssd: score column 0 is background (dropped; class ids shift down by one).',
+          group='decoder'),
+    Param('multi_label', BOOL, False,
+          'Every class above the threshold is a candidate, not only the best one per box '
+          '(nanodet, yolov5, yolov8, ssd).', group='decoder'),
+    Param('decoder_strides', INT_ARRAY, [],
+          'Strides of the output levels (nanodet, yolov5, yolov8); empty = found from the '
+          'output shapes.', group='decoder'),
+    Param('nanodet_center_offset', DOUBLE, 0.5,
+          'nanodet: cell centres at (x + offset) * stride; 0 for NanoDet-Plus exports.',
+          min_value=0.0, max_value=1.0, group='decoder'),
+    Param('nanodet_reg_max', INT, 0,
+          'nanodet combined output: box bins - 1 (NanoDet-Plus 7); 0 = from the labels, '
+          'else 7.', min_value=0, max_value=64, group='decoder'),
+    Param('nanodet_levels', STRING_ARRAY, [],
+          "nanodet: 'stride:scores_output:boxes_output' per level; empty = found by shape.",
+          group='decoder'),
+    Param('class_agnostic_nms', BOOL, False,
+          'NMS across classes: a box suppresses overlapping boxes of any class.',
+          group='decoder'),
+    Param('pre_nms_top_k', INT, 1000,
+          'Most candidates NMS sees per frame (highest scores kept).',
+          min_value=1, max_value=100000, group='decoder'),
     # --- backend -----------------------------------------------------------------------
     Param('backend', STRING, 'auto',
           'Inference backend: tensorrt, onnxruntime (CPU) or onnxruntime_gpu (ONNX Runtime '
@@ -258,6 +309,16 @@ def coerce(param: Param, value: Any) -> Any:
         if not all(isinstance(v, str) for v in value):
             raise ParameterError(f'{name}: expected strings, got {value!r}')
         return list(value)
+    if t == INT_ARRAY:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) and not hasattr(
+                value, 'tolist'):
+            raise ParameterError(f'{name}: expected a list of integers, got {value!r}')
+        items = list(value.tolist() if hasattr(value, 'tolist') else value)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+            raise ParameterError(f'{name}: expected integers, got {items!r}')
+        if any(v <= 0 for v in items):
+            raise ParameterError(f'{name}: values must be > 0, got {items!r}')
+        return [int(v) for v in items]
     raise ParameterError(f'{name}: unknown parameter type {t}')
 
 
@@ -286,12 +347,13 @@ def validate(values: Mapping[str, Any], partial: bool = False) -> Dict[str, Any]
 
 
 def _check_combinations(v: Mapping[str, Any]) -> None:
-    if v['task'] == 'classification' and v['decoder'] != 'softmax':
+    if v['task'] == 'classification' and v['decoder'] not in ('softmax', 'auto'):
         raise ParameterError(f"decoder: {v['decoder']!r} is a detection decoder but task is "
-                             'classification (use softmax)')
+                             'classification (use softmax or auto)')
     if v['task'] == 'detection' and v['decoder'] == 'softmax':
         raise ParameterError("decoder: 'softmax' is a classifier; task detection needs "
-                             'nanodet, yolov5, yolov8 or ssd')
+                             'auto, nanodet, yolov5, yolov8, end2end or ssd')
+    _check_decoder_options(v)
     topics = v['image_topics']
     if not topics:
         raise ParameterError('image_topics: at least one camera topic is needed')
@@ -307,6 +369,19 @@ def _check_combinations(v: Mapping[str, Any]) -> None:
         raise ParameterError('input_width/input_height: set both or neither (0 = from the ONNX)')
 
 
+def _check_decoder_options(v: Mapping[str, Any]) -> None:
+    """Refuse a set decoder option the named decoder does not take (auto: at configure)."""
+    from jetson_infer_ros import decoder_params
+    decoder = v['decoder']
+    if decoder == 'auto' and v['task'] == 'classification':
+        decoder = 'softmax'
+    if decoder == 'auto':
+        return
+    found = decoder_params.problems(decoder, decoder_params.set_parameters(v, defaults()))
+    if found:
+        raise ParameterError('; '.join(found))
+
+
 def runtime_names() -> List[str]:
     return [p.name for p in PARAMETERS if p.runtime]
 
@@ -319,7 +394,15 @@ def ros_parameter_type(param: Param):
         DOUBLE: ParameterType.PARAMETER_DOUBLE, STRING: ParameterType.PARAMETER_STRING,
         DOUBLE_ARRAY: ParameterType.PARAMETER_DOUBLE_ARRAY,
         STRING_ARRAY: ParameterType.PARAMETER_STRING_ARRAY,
+        INT_ARRAY: ParameterType.PARAMETER_INTEGER_ARRAY,
     }[param.type]
+
+
+def empty_list_type(param: Param):
+    """Return the rclpy Parameter.Type to declare an entry whose default is [] with."""
+    from rclpy.parameter import Parameter
+    return Parameter.Type.INTEGER_ARRAY if param.type == INT_ARRAY else \
+        Parameter.Type.STRING_ARRAY
 
 
 def descriptor(param: Param):

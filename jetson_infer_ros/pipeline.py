@@ -129,6 +129,7 @@ class InferencePipeline:
     # ------------------------------------------------------------------ life cycle
     def load(self) -> None:
         """Everything configure needs; raises ValueError/BackendError with one clear line."""
+        from jetson_infer_ros import decoder_params, params
         from jetson_infer_ros.backends import create_backend
         from jetson_infer_ros.backends.base import BackendOptions
         from jetson_infer_ros.model_spec import build_model_spec
@@ -162,10 +163,13 @@ class InferencePipeline:
                 color=cfg.color_order, resize=cfg.resize_mode, crop_fraction=cfg.crop_fraction,
                 mean=cfg.mean, std=cfg.std, pad_value=cfg.pad_value, labels=labels,
                 score_threshold=cfg.score_threshold, nms_iou_threshold=cfg.nms_iou_threshold,
-                max_detections=cfg.max_detections, top_k=cfg.top_k, io=io)
+                max_detections=cfg.max_detections, top_k=cfg.top_k, io=io,
+                decoder_settings=decoder_params.set_parameters(cfg, params.defaults()))
         except BaseException:
             self.release()
             raise
+        if self.spec.decoder_reason:
+            self._log(self.spec.decoder_reason)
         if cfg.max_batch > 1 and not self.spec.batch_dynamic and self.spec.input_shape[0] != \
                 cfg.max_batch:
             raise ValueError(f'max_batch {cfg.max_batch}: the model is fixed at batch '

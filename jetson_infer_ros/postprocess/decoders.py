@@ -18,12 +18,18 @@ Turn a detector's raw output tensors into boxes, one decoder per output conventi
 Detector families disagree on everything after the last convolution: NanoDet predicts
 per-level class maps and distance distributions, YOLOv5 an objectness times class score
 per anchor row, YOLOv8/YOLO11 class scores with the channels first, SSD-style exports
-ready boxes with a score matrix. Each ``Decoder`` knows one convention, checks the
+ready boxes with a score matrix, end-to-end exports final rows (YOLOv10/YOLO26's
+NMS-free head, Ultralytics ``nms=True``). Each ``Decoder`` knows one convention, checks the
 output shapes against it once (a mismatch is a ``DecoderShapeError`` naming the tensor,
 its shape and what was expected, instead of an IndexError deep in NumPy) and decodes one
-batch item into boxes in *network* pixels. ``DetectionPostprocessor`` then applies the
-score threshold, class-wise NMS, the detection cap and the preprocessing ``Transform``
-that maps boxes back to the source image, so every family shares one tested tail.
+batch item into boxes in *network* pixels. Every output must keep its batch axis, and a
+YOLO row count must be the anchor count of the input size (the grid cells of strides
+8/16/32, optionally 4 or 64, once or three times per cell), so a tensor that only
+resembles a layout, like an end-to-end ``(1, 300, 6)`` read as two YOLOv8 classes or a
+classifier's ``(1, 1000)``, is an error at configure, not a silent misreading.
+``DetectionPostprocessor`` then applies the score threshold, class-wise NMS (not for
+end-to-end rows), the detection cap and the preprocessing ``Transform`` that maps boxes
+back to the source image, so every family shares one tested tail.
 
 Decoders work on the candidates above the score threshold only: the class maximum is a
 cheap reduction over the whole map, the box arithmetic (NanoDet's softmax over bins
@@ -46,7 +52,9 @@ Shapes = Mapping[str, Tuple[int, ...]]
 Decoded = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 #: decoder names accepted by ``make_decoder`` (and ModelSpec.decoder for detection)
-DETECTION_DECODERS = ('nanodet', 'yolov5', 'yolov8', 'ssd')
+DETECTION_DECODERS = ('nanodet', 'yolov5', 'yolov8', 'end2end', 'ssd')
+#: other names users know the same conventions by
+DECODER_ALIASES = {'yolo11': 'yolov8', 'yolov10': 'end2end', 'yolo26': 'end2end'}
 #: keys of ModelSpec.decoder_options that configure DetectionPostprocessor, not a decoder
 POSTPROCESS_OPTIONS = ('pre_nms_top_k', 'class_agnostic')
 
@@ -101,6 +109,10 @@ class Decoder(abc.ABC):
     name = 'abstract'
     #: option name -> default; unknown option names are rejected
     defaults: Dict[str, Any] = {}
+    #: False for outputs that are final detections (end-to-end): never NMS'd again
+    needs_nms = True
+    #: False where class ids are values, not channels: the shapes say nothing of the count
+    classes_in_shapes = True
 
     def __init__(self, input_hw: Tuple[int, int], num_classes: Optional[int] = None,
                  options: Optional[Mapping[str, Any]] = None) -> None:
@@ -271,6 +283,8 @@ class NanoDetDecoder(Decoder):
 
     _AUTO_STRIDES = (8, 16, 32, 64, 128)
     _COMBINED_STRIDES = (8, 16, 32, 64)
+    #: combined layouts seen: NanoDet-Plus (4 levels), NanoDet-m's own ONNX export (3)
+    _COMBINED_RUNS = ((8, 16, 32, 64), (8, 16, 32))
 
     def __init__(self, input_hw: Tuple[int, int], num_classes: Optional[int] = None,
                  options: Optional[Mapping[str, Any]] = None) -> None:
@@ -317,19 +331,28 @@ class NanoDetDecoder(Decoder):
             return self._bind_combined(table)
         if len(table) == 1:
             shape = next(iter(table.values()))
-            if len(shape) in (2, 3) and self._looks_combined(shape):
+            if len(shape) == 3 and self._looks_combined(shape):
                 return self._bind_combined(table)
         return self._bind_auto(table)
+
+    def _combined_strides(self, cells: int) -> Tuple[int, ...]:
+        """Return the strides option, else the run with ``cells`` cells (default 8..64)."""
+        if self.options.get('strides'):
+            return self._strides(self._COMBINED_STRIDES)
+        for run in self._COMBINED_RUNS:
+            if cells == sum(self._cells(s) for s in run):
+                return run
+        return self._COMBINED_STRIDES
 
     def _looks_combined(self, shape: Tuple[int, ...]) -> bool:
         cells = shape[-2]
         return cells < 0 or cells == sum(self._cells(s) for s in
-                                         self._strides(self._COMBINED_STRIDES))
+                                         self._combined_strides(cells))
 
     def _check_level_tensor(self, name: str, shape: Tuple[int, ...], stride: int) -> int:
         cells = self._cells(stride)
         expected = f'(batch, {cells}, channels) for stride {stride} at input {self.input_hw}'
-        if len(shape) not in (2, 3) or not _dim_ok(shape[-2], cells):
+        if len(shape) != 3 or not _dim_ok(shape[-2], cells):
             raise self._error(name, shape, expected)
         return shape[-1]
 
@@ -378,7 +401,7 @@ class NanoDetDecoder(Decoder):
         by_cells = {self._cells(s): s for s in strides}
         per_stride: Dict[int, List[str]] = {}
         for name, shape in table.items():
-            if len(shape) in (2, 3) and shape[-2] in by_cells and shape[-1] > 0:
+            if len(shape) == 3 and shape[-2] in by_cells and shape[-1] > 0:
                 per_stride.setdefault(by_cells[shape[-2]], []).append(name)
         if not per_stride:
             described = ', '.join(f'{n!r} {tuple(s)}' for n, s in table.items())
@@ -419,10 +442,10 @@ class NanoDetDecoder(Decoder):
         return classes, True
 
     def _bind_combined(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
-        name = self._pick_output(table, 'output', lambda s: len(s) in (2, 3),
+        name = self._pick_output(table, 'output', lambda s: len(s) == 3,
                                  '(batch, cells, classes + 4 x bins)')
         shape = table[name]
-        strides = self._strides(self._COMBINED_STRIDES)
+        strides = self._combined_strides(shape[-2])
         total = sum(self._cells(s) for s in strides)
         expected = (f'(batch, {total}, classes + 4 x bins): strides {list(strides)} at input '
                     f'{self.input_hw}')
@@ -522,8 +545,26 @@ def _cxcywh_to_xyxy(b: np.ndarray, scale_xy: Optional[Tuple[float, float]]) -> n
     return np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
 
 
+#: stride runs a YOLO head's anchor rows come from: P3-P5 (every Ultralytics default),
+#: P3-P6 (the -p6 models), P2-P5 (the -p2 models)
+YOLO_STRIDE_RUNS = ((8, 16, 32), (8, 16, 32, 64), (4, 8, 16, 32))
+
+
+def grid_cells(input_hw: Tuple[int, int], strides: Sequence[int]) -> int:
+    """Count the cells of stride levels over an input (ceil: a partial cell is a cell)."""
+    height, width = input_hw
+    return sum(math.ceil(height / s) * math.ceil(width / s) for s in strides)
+
+
 class _YoloBase(Decoder):
-    """Shared option handling of the YOLO decoders (boxes are centre x, y, width, height)."""
+    """
+    Shared option handling of the YOLO decoders (boxes are centre x, y, width, height).
+
+    The anchor (row) count is checked against the input size: the cells of one of
+    ``YOLO_STRIDE_RUNS`` (or of the ``strides`` option) times one of ``per_cell``.
+    """
+
+    per_cell: Tuple[int, ...] = (1,)
 
     def _scale(self) -> Optional[Tuple[float, float]]:
         if _as_bool(self.options['normalized']):
@@ -531,39 +572,74 @@ class _YoloBase(Decoder):
             return (float(width), float(height))
         return None
 
+    def _anchor_counts(self) -> Dict[int, str]:
+        """Map each valid anchor count at this input to how it arises (for messages)."""
+        given = self.options.get('strides')
+        if given:
+            try:
+                runs: Sequence[Sequence[int]] = (tuple(int(s) for s in given),)
+            except (TypeError, ValueError):
+                raise DecoderShapeError(
+                    f'{self.name} decoder: strides must be a list of integers, got '
+                    f'{given!r}') from None
+            if any(s <= 0 for s in runs[0]):
+                raise DecoderShapeError(f'{self.name} decoder: strides must be > 0, got '
+                                        f'{given!r}')
+        else:
+            runs = YOLO_STRIDE_RUNS
+        counts: Dict[int, str] = {}
+        for per in self.per_cell:
+            for run in runs:
+                n = per * grid_cells(self.input_hw, run)
+                text = 'strides ' + '/'.join(str(s) for s in run)
+                counts.setdefault(n, text + (f' x {per} per cell' if per > 1 else ''))
+        return counts
+
+    def _anchors_ok(self, n: int) -> bool:
+        return n < 0 or n in self._anchor_counts()
+
+    def _anchor_text(self) -> str:
+        height, width = self.input_hw
+        counts = ', '.join(f'{n} ({how})' for n, how in self._anchor_counts().items())
+        return f'anchors = one of {counts} for input {width}x{height}'
+
 
 class YoloV5Decoder(_YoloBase):
     """
-    YOLOv5 (and v7-style) ``[B, N, 5 + C]``: cx, cy, w, h, objectness, class scores.
+    YOLOv5 (and v7-style, YOLOX) ``[B, N, 5 + C]``: cx, cy, w, h, objectness, classes.
 
     The score of a class is objectness times the class score. Options: ``output`` (name,
-    default the only 3-D output), ``normalized`` (boxes in 0..1 of the input size),
-    ``multi_label``.
+    default the only fitting output), ``normalized`` (boxes in 0..1 of the input size),
+    ``multi_label``, ``strides``. N is the anchor count: 3 per cell (YOLOv5, v7) or 1
+    (YOLOX) over the grid cells of the stride levels.
     """
 
     name = 'yolov5'
-    defaults = {'output': None, 'normalized': False, 'multi_label': False}
+    defaults = {'output': None, 'normalized': False, 'multi_label': False, 'strides': None}
+    per_cell = (3, 1)
 
     def _expected(self) -> str:
         channels = '5 + classes' if self.num_classes is None else str(5 + self.num_classes)
-        return f'(batch, anchors, {channels})'
+        return f'(batch, anchors, {channels}) with {self._anchor_text()}'
 
     def _fits(self, shape: Tuple[int, ...]) -> bool:
-        if len(shape) not in (2, 3):
+        if len(shape) != 3 or not self._anchors_ok(shape[1]):
             return False
         wanted = None if self.num_classes is None else 5 + self.num_classes
         return _dim_ok(shape[-1], wanted) and (shape[-1] < 0 or shape[-1] > 5)
 
     def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
         self._output = self._pick_output(table, 'output', self._fits, self._expected())
-        channels = table[self._output][-1]
-        return (None, False) if channels < 0 else (channels - 5, True)
+        shape = table[self._output]
+        channels = shape[-1]
+        complete = channels >= 0 and shape[1] >= 0
+        return (None, False) if channels < 0 else (channels - 5, complete)
 
     def decode(self, outputs: Mapping[str, np.ndarray], index: int,
                score_threshold: float) -> Decoded:
         self._ensure_bound(outputs)
         pred = self._tensor(outputs, self._output, index, 2, self._expected())
-        if not self._fits(pred.shape):
+        if not self._fits((1,) + pred.shape):
             raise self._error(self._output, np.shape(outputs[self._output]), self._expected())
         threshold = float(score_threshold)
         obj = pred[:, 4]
@@ -580,67 +656,59 @@ class YoloV5Decoder(_YoloBase):
 
 class YoloV8Decoder(_YoloBase):
     """
-    YOLOv8 / YOLO11 ``[B, 4 + C, N]`` (cx, cy, w, h, class scores; no objectness).
+    YOLOv8 / YOLO11 / YOLOv5u ``[B, 4 + C, N]`` (cx, cy, w, h, class scores; no objectness).
 
-    Also accepts the transposed ``[B, N, 4 + C]``: ``transposed`` forces the layout;
-    otherwise the dimension equal to ``4 + len(labels)`` is the channel one, with
-    channels-first (the Ultralytics export) winning a tie, and without labels the smaller
-    dimension is taken for channels. Options: ``output``, ``transposed``, ``normalized``,
-    ``multi_label``.
+    Also accepts the transposed ``[B, N, 4 + C]``. The anchor dimension is the one equal
+    to the input's anchor count (e.g. 8400 at 640x640), so the layout is never guessed
+    from which dimension is larger; ``transposed`` forces it; with labels the channel
+    dimension must be ``4 + len(labels)``. YOLOv10 and YOLO26 exported with their
+    one-to-many head (Ultralytics' default ``nms`` unset) have this layout too. Options:
+    ``output``, ``transposed``, ``normalized``, ``multi_label``, ``strides``.
     """
 
     name = 'yolov8'
     defaults = {'output': None, 'transposed': None, 'normalized': False,
-                'multi_label': False}
+                'multi_label': False, 'strides': None}
 
     def _expected(self) -> str:
         channels = '4 + classes' if self.num_classes is None else str(4 + self.num_classes)
-        return f'(batch, {channels}, anchors) or (batch, anchors, {channels})'
+        return (f'(batch, {channels}, anchors) or (batch, anchors, {channels}) with '
+                f'{self._anchor_text()}')
+
+    def _channels_ok(self, channels: int) -> bool:
+        wanted = None if self.num_classes is None else 4 + self.num_classes
+        return _dim_ok(channels, wanted) and (channels < 0 or channels > 4)
 
     def _orientation(self, shape: Tuple[int, ...]) -> Optional[bool]:
         """Return True for channels first, False for channels last, None if it does not fit."""
-        if len(shape) not in (2, 3):
+        if len(shape) != 3:
             return None
-        a, b = shape[-2], shape[-1]
+        a, b = shape[1], shape[2]
+        first = self._channels_ok(a) and self._anchors_ok(b)
+        last = self._channels_ok(b) and self._anchors_ok(a)
         forced = self.options.get('transposed')
         if forced is not None:
-            first = not _as_bool(forced)
-            channels = a if first else b
-            wanted = None if self.num_classes is None else 4 + self.num_classes
-            ok = _dim_ok(channels, wanted) and (channels < 0 or channels > 4)
-            return first if ok else None
-        if self.num_classes is not None:
-            wanted = 4 + self.num_classes
-            if a == wanted:
-                return True
-            if b == wanted:
-                return False
-            if a < 0 and b < 0:
-                return True
-            return None
-        if a < 0 and b < 0:
-            return True
-        if a < 0:
-            return False if b > 4 else None
-        if b < 0:
-            return True if a > 4 else None
-        if min(a, b) <= 4:
-            return None
-        return a <= b
+            want_first = not _as_bool(forced)
+            return want_first if (first if want_first else last) else None
+        if first:
+            return True     # a tie (both dynamic) goes to the Ultralytics layout
+        return False if last else None
 
     def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
         self._output = self._pick_output(
             table, 'output', lambda s: self._orientation(s) is not None, self._expected())
         shape = table[self._output]
         self._channels_first = self._orientation(shape)
-        channels = shape[-2] if self._channels_first else shape[-1]
-        return (None, False) if channels < 0 else (channels - 4, True)
+        channels, anchors = (shape[1], shape[2]) if self._channels_first else (shape[2], shape[1])
+        if channels < 0:
+            return None, False
+        return channels - 4, anchors >= 0
 
     def decode(self, outputs: Mapping[str, np.ndarray], index: int,
                score_threshold: float) -> Decoded:
         self._ensure_bound(outputs)
         pred = self._tensor(outputs, self._output, index, 2, self._expected())
-        if self._orientation(pred.shape) != self._channels_first:
+        if self._orientation((1,) + pred.shape) != self._channels_first:
             raise self._error(self._output, np.shape(outputs[self._output]), self._expected())
         if self._channels_first:
             cls = pred[4:].T     # (N, C) view; reductions over axis 1 stay vectorised
@@ -653,6 +721,60 @@ class YoloV8Decoder(_YoloBase):
             return _empty()
         boxes = _cxcywh_to_xyxy(box[rows], self._scale())
         return boxes, scores.astype(np.float32), classes
+
+
+class EndToEndDecoder(Decoder):
+    """
+    Final detections ``[B, K, 6]``: x1, y1, x2, y2, score, class id, one row per detection.
+
+    What YOLOv10 and YOLO26 export with their NMS-free head (Ultralytics ``nms=False``:
+    K = 300 real rows, scores down to a few percent, never zero-padded, and some
+    same-class pairs overlapping above IoU 0.7 that the head means to keep), and what any
+    Ultralytics family exports with ``nms=True`` (rows kept by its NMS first, then zero
+    rows). Either way the rows are already the answer: they are thresholded, capped and
+    mapped to source pixels, never NMS'd again (``needs_nms`` False), exactly as
+    Ultralytics' own predictor treats them. The class count is not in the shape (class
+    ids are values), so labels are checked against the model's metadata instead.
+    Options: ``output``, ``normalized`` (boxes in 0..1 of the input size).
+    """
+
+    name = 'end2end'
+    defaults = {'output': None, 'normalized': False}
+    needs_nms = False
+    classes_in_shapes = False
+
+    @staticmethod
+    def _fits(shape: Tuple[int, ...]) -> bool:
+        return len(shape) == 3 and shape[2] == 6
+
+    def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
+        self._output = self._pick_output(
+            table, 'output', self._fits,
+            '(batch, detections, 6) rows of x1, y1, x2, y2, score, class')
+        return self.num_classes, True
+
+    def decode(self, outputs: Mapping[str, np.ndarray], index: int,
+               score_threshold: float) -> Decoded:
+        self._ensure_bound(outputs)
+        pred = self._tensor(outputs, self._output, index, 2, '(batch, detections, 6)')
+        if pred.shape[1] != 6:
+            raise self._error(self._output, np.shape(outputs[self._output]),
+                              '(batch, detections, 6)')
+        rows = np.flatnonzero(pred[:, 4] > float(score_threshold))
+        if not rows.size:
+            return _empty()
+        cand = pred[rows].astype(np.float32)
+        boxes = cand[:, :4]
+        if _as_bool(self.options['normalized']):
+            height, width = self.input_hw
+            boxes = boxes * np.array([width, height, width, height], np.float32)
+        classes = np.rint(cand[:, 5]).astype(np.int64)
+        valid = classes >= 0
+        if self.num_classes is not None:
+            valid &= classes < self.num_classes
+        if not valid.all():
+            boxes, cand, classes = boxes[valid], cand[valid], classes[valid]
+        return np.ascontiguousarray(boxes), np.ascontiguousarray(cand[:, 4]), classes
 
 
 class SsdDecoder(Decoder):
@@ -686,7 +808,7 @@ class SsdDecoder(Decoder):
 
     @staticmethod
     def _is_boxes(shape: Tuple[int, ...]) -> bool:
-        return (len(shape) in (2, 3) and shape[-1] == 4) or (
+        return (len(shape) == 3 and shape[-1] == 4) or (
             len(shape) == 4 and shape[-1] == 4 and shape[-2] == 1)
 
     def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
@@ -698,7 +820,7 @@ class SsdDecoder(Decoder):
             table[self._boxes][0]
 
         def fits(shape):
-            return (len(shape) in (2, 3) and _dim_ok(shape[-1], wanted)
+            return (len(shape) == 3 and _dim_ok(shape[-1], wanted)
                     and _dim_ok(shape[-2], n_boxes))
         others = {n: s for n, s in table.items() if n != self._boxes}
         if not others:
@@ -755,16 +877,21 @@ _DECODERS: Dict[str, Any] = {
     'nanodet': NanoDetDecoder,
     'yolov5': YoloV5Decoder,
     'yolov8': YoloV8Decoder,
+    'end2end': EndToEndDecoder,
     'ssd': SsdDecoder,
 }
 
 
+def canonical_decoder(name: str) -> str:
+    """Return the decoder name for ``name`` or one of its aliases (yolo11 -> yolov8)."""
+    key = str(name).strip().lower()
+    return DECODER_ALIASES.get(key, key)
+
+
 def make_decoder(name: str, input_hw: Tuple[int, int], num_classes: Optional[int] = None,
                  options: Optional[Mapping[str, Any]] = None) -> Decoder:
-    """Create the decoder called ``name``: nanodet, yolov5, yolov8 (alias yolo11) or ssd."""
-    key = str(name).strip().lower()
-    if key == 'yolo11':
-        key = 'yolov8'
+    """Create the decoder called ``name`` (one of DETECTION_DECODERS or an alias)."""
+    key = canonical_decoder(name)
     if key not in _DECODERS:
         raise DecoderShapeError(
             f'unknown detection decoder {name!r}; choose one of {list(DETECTION_DECODERS)}')
@@ -777,7 +904,9 @@ class DetectionPostprocessor:
 
     Build it once (at configure) and call ``run()`` per inference. ``pre_nms_top_k`` caps
     the candidates NMS sees (highest scores kept), which bounds the worst case when a low
-    threshold lets thousands of cells through.
+    threshold lets thousands of cells through. A decoder whose rows are final detections
+    (``needs_nms`` False: end-to-end exports) skips NMS; the IoU threshold then has no
+    effect.
     """
 
     def __init__(self, decoder: Decoder, score_threshold: float = 0.35,
@@ -815,8 +944,11 @@ class DetectionPostprocessor:
             if not visible.all():
                 boxes, scores, class_ids = boxes[visible], scores[visible], class_ids[visible]
                 source = source[visible]
-        keep = nms(boxes, scores, self.iou_threshold,
-                   None if self.class_agnostic else class_ids, self.max_detections)
+        if self.decoder.needs_nms:
+            keep = nms(boxes, scores, self.iou_threshold,
+                       None if self.class_agnostic else class_ids, self.max_detections)
+        else:   # final detections: best first, as they came for equal scores
+            keep = np.argsort(-scores, kind='stable')[:self.max_detections]
         boxes = boxes[keep] if transform is None else source[keep]
         scores, class_ids = scores[keep], class_ids[keep]
         return DetectionBatch(boxes, scores, class_ids)
@@ -836,9 +968,9 @@ def postprocessor_for_spec(spec: Any) -> DetectionPostprocessor:
     classes = getattr(spec, 'num_classes', None) or len(spec.labels or ()) or None
     decoder = make_decoder(spec.decoder, (spec.preprocess.height, spec.preprocess.width),
                            classes, options)
-    outputs = getattr(spec, 'outputs', None)
+    outputs = dict(getattr(spec, 'output_shapes', ()) or ()) or getattr(spec, 'outputs', None)
     if outputs:
-        decoder.bind(outputs)
+        decoder.bind(outputs)   # the probed shapes, where a dynamic export needed a probe
     return DetectionPostprocessor(decoder, spec.score_threshold, spec.nms_iou_threshold,
                                   spec.max_detections, **post)
 

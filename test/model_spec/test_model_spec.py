@@ -168,7 +168,7 @@ def test_dynamic_size_needs_input_size(tmp_path, classifier):
 @pytest.mark.parametrize('kwargs, message', [
     ({'task': 'segmentation'}, 'task must be one of'),
     ({'task': 'classification', 'decoder': 'nanodet'}, "decoder 'nanodet' does not fit"),
-    ({'task': 'detection'}, 'needs a decoder'),
+    ({'task': 'detection'}, r"decoder auto: no detection decoder fits outputs 'scores' \(1, 4\)"),
     ({'task': 'classification', 'decoder_options': {'temperature': 2}}, 'temperature'),
     ({'task': 'classification', 'color': 'grey'}, 'color'),
     ({'task': 'classification', 'score_threshold': 2.0}, 'score_threshold'),
@@ -192,7 +192,8 @@ def test_spec_is_frozen_and_hashable(classifier):
 
 
 # -- detection -------------------------------------------------------------------------------
-def yolov8_model(tmp_path, classes=80, anchors=130, size=(1, 3, 192, 320)):
+def yolov8_model(tmp_path, classes=80, anchors=1260, size=(1, 3, 192, 320)):
+    # 1260 = 24 x 40 + 12 x 20 + 6 x 10: the cells of strides 8, 16, 32 at 192x320
     table = np.zeros((1, 4 + classes, anchors), np.float32)
     return synthetic_onnx.shifted_heads(tmp_path / 'v8.onnx', size,
                                         {'output0': (table, None)}, dynamic_batch=False)
@@ -208,10 +209,10 @@ def test_detector_spec_checks_labels_against_class_channels(tmp_path):
     assert build_model_spec(path, 'detection', 'yolov8').num_classes == 80
     with pytest.raises(DecoderShapeError) as exc:
         build_model_spec(path, 'detection', 'yolov8', labels=coco[:79])
-    one_line_error(exc, "'output0'", '(1, 84, 130)', '83')
+    one_line_error(exc, "'output0'", '(1, 84, 1260)', '83')
     with pytest.raises(ValueError) as exc:
         build_model_spec(path, 'detection', 'yolov5', labels=coco)
-    one_line_error(exc, "'output0'", '(1, 84, 130)', '85')
+    one_line_error(exc, "'output0'", '(1, 84, 1260)', '85')
 
 
 def nanodet_tfjs_like(tmp_path, size=320, classes=80, bins=11):

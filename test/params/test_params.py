@@ -79,8 +79,9 @@ def test_unknown_parameter_and_inconsistent_combinations():
         P.validate({'score_treshold': 0.3})
     with pytest.raises(P.ParameterError, match='task is classification'):
         P.validate({'decoder': 'nanodet'})
-    with pytest.raises(P.ParameterError, match='needs nanodet'):
-        P.validate({'task': 'detection'})
+    with pytest.raises(P.ParameterError, match='needs auto, nanodet'):
+        P.validate({'task': 'detection', 'decoder': 'softmax'})
+    assert P.validate({'task': 'detection'})['decoder'] == 'auto'
     with pytest.raises(P.ParameterError, match='set both or neither'):
         P.validate({'input_width': 320})
 

@@ -30,8 +30,8 @@ import numpy as np
 import pytest
 
 from jetson_infer_ros.postprocess.decoders import (
-    DecoderShapeError, DetectionPostprocessor, make_decoder, NanoDetDecoder, SsdDecoder,
-    YoloV5Decoder, YoloV8Decoder)
+    DecoderShapeError, DetectionPostprocessor, grid_cells, make_decoder,
+    NanoDetDecoder, SsdDecoder, YoloV5Decoder, YoloV8Decoder)
 from jetson_infer_ros.preprocess import Transform
 
 
@@ -229,6 +229,16 @@ def ref_yolo(rows, thr, objectness, multi_label=False, scale=(1.0, 1.0)):
     return out
 
 
+def anchors(input_hw, per_cell=1):
+    """Count a YOLO head's rows at this input: strides 8, 16, 32, ``per_cell`` each."""
+    return per_cell * grid_cells(input_hw, (8, 16, 32))
+
+
+def padded(rows, n):
+    """Pad hand-made rows with zero rows (no score) up to the anchor count ``n``."""
+    return np.concatenate([rows, np.zeros((n - len(rows), rows.shape[1]), rows.dtype)])
+
+
 def yolo_rows(rng, n, classes, objectness, normalized=False):
     size = 1.0 if normalized else 640.0
     centres = rng.uniform(0, size, (n, 2))
@@ -244,8 +254,9 @@ def yolo_rows(rng, n, classes, objectness, normalized=False):
 @pytest.mark.parametrize('multi_label', [False, True])
 def test_yolov5_matches_reference(multi_label):
     rng = np.random.default_rng(10)
-    batch = np.stack([yolo_rows(rng, 2000, 7, True) for _ in range(2)])
-    decoder = YoloV5Decoder((640, 640), 7, {'multi_label': multi_label})
+    n = anchors((320, 320), per_cell=3)     # 6300: YOLOv5's three anchors per cell
+    batch = np.stack([yolo_rows(rng, n, 7, True) for _ in range(2)])
+    decoder = YoloV5Decoder((320, 320), 7, {'multi_label': multi_label})
     assert decoder.bind({'output0': batch.shape}) == 7
     for i in range(2):
         assert_same(rows_of(decoder.decode({'output0': batch}, i, 0.25)),
@@ -254,7 +265,7 @@ def test_yolov5_matches_reference(multi_label):
 
 def test_yolov5_normalized_boxes_scale_to_network_pixels():
     rng = np.random.default_rng(11)
-    rows = yolo_rows(rng, 500, 3, True, normalized=True)
+    rows = yolo_rows(rng, anchors((480, 640)), 3, True, normalized=True)  # YOLOX: 1 per cell
     decoder = YoloV5Decoder((480, 640), options={'normalized': True})
     assert_same(rows_of(decoder.decode({'out': rows[None]}, 0, 0.2)),
                 ref_yolo(rows, 0.2, True, scale=(640.0, 480.0)))
@@ -263,7 +274,7 @@ def test_yolov5_normalized_boxes_scale_to_network_pixels():
 @pytest.mark.parametrize('transposed_output', [False, True])
 def test_yolov8_both_orientations(transposed_output):
     rng = np.random.default_rng(12)
-    rows = yolo_rows(rng, 3000, 80, False)
+    rows = yolo_rows(rng, 8400, 80, False)
     tensor = rows[None] if transposed_output else rows.T[None]   # (1, N, 84) or (1, 84, N)
     for labels in (80, None):    # with labels and by the smaller-dimension rule
         decoder = YoloV8Decoder((640, 640), labels)
@@ -272,16 +283,20 @@ def test_yolov8_both_orientations(transposed_output):
                     ref_yolo(rows, 0.3, False))
 
 
-def test_yolov8_orientation_from_labels_when_ambiguous():
+def test_yolov8_orientation_comes_from_the_anchor_count_not_the_larger_dimension():
     rng = np.random.default_rng(13)
-    rows = yolo_rows(rng, 6, 2, False)      # (6, 6): anchors == 4 + classes
-    tensor = rows[None]                     # channels last
-    decoder = YoloV8Decoder((640, 640), 2, {'transposed': True})
-    assert_same(rows_of(decoder.decode({'o': tensor}, 0, 0.25)), ref_yolo(rows, 0.25, False))
-    # Without the option, channels-first (the Ultralytics export) wins the tie.
-    decoder = YoloV8Decoder((640, 640), 2)
-    assert_same(rows_of(decoder.decode({'o': rows.T[None]}, 0, 0.25)),
-                ref_yolo(rows, 0.25, False))
+    input_hw = (64, 64)                     # 64 + 16 + 4 = 84 anchors
+    rows = yolo_rows(rng, anchors(input_hw), 200, False)    # 204 channels > 84 anchors
+    for tensor, first in ((rows.T[None], True), (rows[None], False)):
+        decoder = YoloV8Decoder(input_hw)
+        assert decoder.bind({'o': tensor.shape}) == 200
+        assert decoder._channels_first is first
+        assert_same(rows_of(decoder.decode({'o': tensor}, 0, 0.25)),
+                    ref_yolo(rows, 0.25, False))
+    forced = YoloV8Decoder(input_hw, options={'transposed': True})
+    assert forced.bind({'o': rows[None].shape}) == 200
+    with pytest.raises(DecoderShapeError, match=r'\(1, 204, 84\)'):
+        YoloV8Decoder(input_hw, options={'transposed': True}).bind({'o': rows.T[None].shape})
 
 
 @pytest.mark.parametrize('make, shape, expected', [
@@ -299,9 +314,9 @@ def test_yolo_shape_errors_name_tensor_shape_and_expectation(make, shape, expect
 
 def test_yolo_picks_the_fitting_output_among_several():
     rng = np.random.default_rng(14)
-    rows = yolo_rows(rng, 100, 5, True)
+    rows = yolo_rows(rng, anchors((64, 64), per_cell=3), 5, True)
     outputs = {'proto': np.zeros((1, 32, 8, 8), np.float32), 'pred': rows[None]}
-    decoder = YoloV5Decoder((640, 640), 5)
+    decoder = YoloV5Decoder((64, 64), 5)
     assert decoder.bind(outputs) == 5
     assert_same(rows_of(decoder.decode(outputs, 0, 0.3)), ref_yolo(rows, 0.3, True))
 
@@ -405,15 +420,16 @@ def test_postprocessor_matches_reference_pipeline():
 
 
 def test_postprocessor_drops_boxes_that_clip_to_nothing_and_handles_empty():
-    outputs = {'o': np.array([[[5, 5, 4, 4, 0.9, 0.9], [100, 50, 20, 20, 0.9, 0.8]]],
-                             np.float32)}
+    rows = np.array([[5, 5, 4, 4, 0.9, 0.9], [100, 50, 20, 20, 0.9, 0.8]], np.float32)
+    n = anchors((140, 200))
+    outputs = {'o': padded(rows, n)[None]}
     # Network 64 rows of padding on top: the first box lies wholly in it.
     transform = Transform(1.0, 1.0, 0.0, 20.0, 200, 100)
     post = DetectionPostprocessor(YoloV5Decoder((140, 200), 1), 0.5, 0.5, 10)
     (batch,) = post.run(outputs, [transform])
     assert len(batch) == 1
     np.testing.assert_allclose(batch.boxes[0], [90, 20, 110, 40])
-    (none,) = post.run({'o': np.zeros((1, 2, 6), np.float32)}, [transform])
+    (none,) = post.run({'o': np.zeros((1, n, 6), np.float32)}, [transform])
     assert len(none) == 0 and none.boxes.shape == (0, 4)
 
 
@@ -421,7 +437,7 @@ def test_postprocessor_pre_nms_cap_and_class_agnostic():
     rows = np.array([[50, 50, 20, 20, 1.0, 0.9, 0.0],
                      [51, 50, 20, 20, 1.0, 0.0, 0.8],
                      [200, 200, 20, 20, 1.0, 0.7, 0.0]], np.float32)
-    outputs = {'o': rows[None]}
+    outputs = {'o': padded(rows, 8400)[None]}
     wise = DetectionPostprocessor(YoloV5Decoder((640, 640), 2), 0.5, 0.5, 10)
     agnostic = DetectionPostprocessor(YoloV5Decoder((640, 640), 2), 0.5, 0.5, 10,
                                       class_agnostic=True)

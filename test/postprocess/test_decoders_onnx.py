@@ -35,6 +35,7 @@ from jetson_infer_ros.testing import synthetic_onnx
 
 H, W = 64, 96
 SHIFTS = (0.0, 5.0)     # the constant written into each batch item's input
+ANCHORS = 8 * 12 + 4 * 6 + 2 * 3    # a YOLO head's rows at 64x96: strides 8, 16, 32
 
 # cx, cy, w, h, objectness, class 0, class 1
 ROWS = np.array([
@@ -48,6 +49,11 @@ ROWS = np.array([
 # Survivors best first: row 2, row 0, row 3.
 EXPECTED_CLASSES = [1, 0, 0]
 EXPECTED_SCORES = [0.95 * 0.90, 0.90 * 0.90, 0.50 * 0.90]
+
+
+def padded(rows):
+    """Pad the hand-made rows with zero rows (no score) to the head's anchor count."""
+    return np.concatenate([rows, np.zeros((ANCHORS - len(rows), rows.shape[1]), rows.dtype)])
 
 
 def expected_boxes(shift, scale=1.0):
@@ -89,18 +95,16 @@ def test_yolov5_onnx(tmp_path):
     mask = np.zeros((1, 1, 7), np.float32)
     mask[0, 0, 0] = 1.0
     path = synthetic_onnx.shifted_heads(tmp_path / 'v5.onnx', (1, 3, H, W),
-                                        {'output0': (ROWS[None], mask)})
+                                        {'output0': (padded(ROWS)[None], mask)})
     outputs = run_model(path)
-    assert outputs['output0'].shape == (2, 6, 7)
+    assert outputs['output0'].shape == (2, ANCHORS, 7)
     check(make_decoder('yolov5', (H, W), 2), outputs)
     check(make_decoder('yolov5', (H, W), 2), outputs, transform_scale=2.0)
 
 
 @pytest.mark.parametrize('channels_first', [True, False])
 def test_yolov8_onnx(tmp_path, channels_first):
-    rows = np.concatenate([ROWS[:, :4], ROWS[:, 4:5] * ROWS[:, 5:]], axis=1)  # (6, 6)
-    # Pad to 8 anchors so the orientation is not a tie.
-    rows = np.concatenate([rows, np.zeros((2, 6), np.float32)])
+    rows = padded(np.concatenate([ROWS[:, :4], ROWS[:, 4:5] * ROWS[:, 5:]], axis=1))
     if channels_first:
         table, mask = rows.T[None], np.zeros((1, 6, 1), np.float32)
         mask[0, 0, 0] = 1.0
