@@ -20,7 +20,7 @@ suites_of = $(if $(filter $(DEFAULT_DISTRO),$(1)),,$(DISTRO_SUITES))
 VENV := $(call venv_of,$(DISTRO))
 PY := $(VENV)/bin/python
 
-.PHONY: all env models data test lint demo demo-classify bench soak clean-env help
+.PHONY: all env models data exports test lint demo demo-classify bench soak clean-env help
 
 all: test
 
@@ -45,12 +45,18 @@ models: env
 data: env
 	@$(VENV)/bin/jetson-infer data
 
+# Real YOLO/SSD exports by Ultralytics and torchvision with their own answers, for
+# test/postprocess/test_real_exports.py (tool env + 38 exports, cached by their key).
+exports: data
+	@$(VENV)/bin/jetson-infer exports
+
 test: $(addprefix test-,$(or $(ROS_DISTRO),$(CI_DISTROS)))
 
-# test-kilted: the whole suite; test-<other>: DISTRO_SUITES
+# test-kilted: the whole suite (with the real detector exports); test-<other>: DISTRO_SUITES
 test-%: env-%
 	@$(call venv_of,$*)/bin/jetson-infer models
 	@$(call venv_of,$*)/bin/jetson-infer data
+	$(if $(call suites_of,$*),,@$(call venv_of,$*)/bin/jetson-infer exports)
 	@echo "== ROS 2 $*: $(or $(call suites_of,$*),the whole suite) ==" >&2
 	@$(call venv_of,$*)/bin/python -m pytest $(call suites_of,$*)
 

@@ -30,7 +30,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 #: every decoder-option parameter, in table order
 OPTION_PARAMS = (
-    'decoder_output', 'decoder_boxes_output', 'decoder_scores_output', 'box_units',
+    'decoder_output', 'decoder_boxes_output', 'decoder_scores_output',
+    'decoder_labels_output', 'box_units',
     'box_order', 'yolo_channels', 'score_activation', 'background_class', 'multi_label',
     'decoder_strides', 'nanodet_center_offset', 'nanodet_reg_max', 'nanodet_levels',
     'class_agnostic_nms', 'pre_nms_top_k')
@@ -45,7 +46,8 @@ TAKES: Dict[str, Tuple[str, ...]] = {
     'yolov5': ('decoder_output', 'box_units', 'multi_label', 'decoder_strides') + _NMS,
     'yolov8': ('decoder_output', 'box_units', 'yolo_channels', 'multi_label',
                'decoder_strides') + _NMS,
-    'end2end': ('decoder_output', 'box_units'),
+    'end2end': ('decoder_output', 'decoder_boxes_output', 'decoder_scores_output',
+                'decoder_labels_output', 'box_units'),
     'ssd': ('decoder_boxes_output', 'decoder_scores_output', 'box_units', 'box_order',
             'score_activation', 'background_class', 'multi_label') + _NMS,
 }
@@ -83,6 +85,7 @@ _OPTIONS: Dict[str, Dict[str, Tuple[str, _Convert]]] = {
     'decoder_output': {'*': ('output', _SAME)},
     'decoder_boxes_output': {'*': ('boxes', _SAME)},
     'decoder_scores_output': {'*': ('scores', _SAME)},
+    'decoder_labels_output': {'*': ('labels', _SAME)},
     'box_units': {'*': ('normalized', lambda v: v == 'normalized')},
     'box_order': {'*': ('box_order', _SAME)},
     'yolo_channels': {'*': ('transposed', lambda v: v == 'last')},

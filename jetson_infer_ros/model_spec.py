@@ -515,6 +515,7 @@ def _inputs_error(full: str, inputs: Sequence[TensorSpec]) -> str:
         text += (f'. {extra[0].name!r} {extra[0].shape} looks like the original-size input '
                  'of an RT-DETR-style export: fix it to the network input size with '
                  f'`jetson-infer freeze-input {os.path.basename(full)} '
-                 f'--input {extra[0].name}=<height>,<width>` (boxes then come out in '
-                 'network pixels, and decoder end2end or auto reads them)')
+                 f'--input {extra[0].name}=<width>,<height>` with the network input size '
+                 "(RT-DETR's order); boxes then come out in network pixels and decoder "
+                 'auto reads them as end2end')
     return text

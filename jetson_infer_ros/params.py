@@ -93,9 +93,14 @@ PARAMETERS: Tuple[Param, ...] = (
           "Output the decoder reads (yolov5, yolov8, end2end, combined nanodet); '' = the "
           'one whose shape fits.', group='decoder'),
     Param('decoder_boxes_output', STRING, '',
-          "ssd: the boxes output; '' = the one whose last dimension is 4.", group='decoder'),
+          "ssd, split end2end: the boxes output; '' = the one whose last dimension is 4.",
+          group='decoder'),
     Param('decoder_scores_output', STRING, '',
-          "ssd: the class scores output; '' = the other one that fits.", group='decoder'),
+          "ssd, split end2end: the scores output; '' = the other one that fits (end2end: "
+          'its name says score).', group='decoder'),
+    Param('decoder_labels_output', STRING, '',
+          "split end2end (RT-DETR): the class ids output; '' = the one whose name says "
+          'label or class.', group='decoder'),
     Param('box_units', STRING, 'auto',
           'Box coordinates in network-input pixels or normalized 0..1 (yolov5, yolov8, '
           'end2end, ssd); auto = the decoder default (ssd normalized, the others pixels).',

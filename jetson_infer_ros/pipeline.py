@@ -177,6 +177,9 @@ class InferencePipeline:
         self.labels = self.spec.labels or tuple(
             str(i) for i in range(self.spec.num_classes or 0))
         if self.backend is None:
+            extra = self._dynamic_input_shape()
+            if extra:
+                options = dataclasses.replace(options, extra=options.extra + extra)
             self.backend = create_backend(cfg.backend, model_file, options, log=self._log,
                                           load=True)
         self._buffer = self.backend.input_buffer()
@@ -197,6 +200,12 @@ class InferencePipeline:
     def model_file(self) -> str:
         """Return the model file that was loaded (after the INT8 gate chose)."""
         return self._model_file
+
+    def _dynamic_input_shape(self) -> Tuple[Tuple[str, Any], ...]:
+        """Tell a backend the configured size of a model whose height/width are dynamic."""
+        if any(d < 0 for d in self.spec.input_shape[1:]):
+            return (('input_shape', tuple(self.spec.preprocess.input_shape)),)
+        return ()
 
     def _setup_gpu_preprocess(self) -> None:
         """Use the fused CUDA kernel when the backend exposes its device input buffer."""

@@ -31,7 +31,11 @@ from typing import List, Optional
 SUBCOMMANDS = {
     'models': ('jetson_infer_ros.cli.models_cmd', 'prepare the default models (cached)'),
     'data': ('jetson_infer_ros.cli.data_cmd', 'prepare the real test images and video (cached)'),
+    'exports': ('jetson_infer_ros.cli.exports_cmd', 'export YOLO/SSD detectors with their own '
+                'exporters, for the tests (cached)'),
     'predict': ('jetson_infer_ros.cli.predict_cmd', 'run a model on images, print JSON'),
+    'freeze-input': ('jetson_infer_ros.cli.freeze_input_cmd', 'fix an extra model input '
+                     "(RT-DETR's orig_target_sizes) to a constant"),
     'calibrate': ('jetson_infer_ros.cli.calibrate_cmd', 'INT8 calibration: write Q/DQ models'),
     'evaluate': ('jetson_infer_ros.cli.evaluate_cmd', 'INT8 vs FP32 on the same frames'),
     'build-engine': ('jetson_infer_ros.cli.build_engine_cmd',

@@ -725,41 +725,99 @@ class YoloV8Decoder(_YoloBase):
 
 class EndToEndDecoder(Decoder):
     """
-    Final detections ``[B, K, 6]``: x1, y1, x2, y2, score, class id, one row per detection.
+    Final detections: rows ``[B, K, 6]`` or the same split over three outputs.
 
-    What YOLOv10 and YOLO26 export with their NMS-free head (Ultralytics ``nms=False``:
-    K = 300 real rows, scores down to a few percent, never zero-padded, and some
-    same-class pairs overlapping above IoU 0.7 that the head means to keep), and what any
-    Ultralytics family exports with ``nms=True`` (rows kept by its NMS first, then zero
-    rows). Either way the rows are already the answer: they are thresholded, capped and
-    mapped to source pixels, never NMS'd again (``needs_nms`` False), exactly as
-    Ultralytics' own predictor treats them. The class count is not in the shape (class
-    ids are values), so labels are checked against the model's metadata instead.
-    Options: ``output``, ``normalized`` (boxes in 0..1 of the input size).
+    Rows are x1, y1, x2, y2, score, class id; the split form is ``boxes [B, K, 4]``,
+    ``scores [B, K]`` and ``labels [B, K]``.
+
+    Rows are what YOLOv10 and YOLO26 export with their NMS-free head (Ultralytics
+    ``nms=False``: K = 300 real rows, scores down to a few percent, never zero-padded,
+    and some same-class pairs overlapping above IoU 0.7 that the head means to keep), and
+    what any Ultralytics family exports with ``nms=True`` (rows kept by its NMS first,
+    then zero rows). The split form is RT-DETR's (its export's size input frozen to the
+    network size, so boxes come out in network pixels). Either way the rows are already
+    the answer: they are thresholded, capped and mapped to source pixels, never NMS'd
+    again (``needs_nms`` False), exactly as the exporters' own predictors treat them. The
+    class count is not in the shapes (class ids are values), so labels are checked
+    against the model's metadata instead, and ids beyond the labels are dropped.
+    Options: ``output`` (the rows), ``boxes`` / ``scores`` / ``labels`` (the split form;
+    by default found by shape and by name), ``normalized`` (boxes in 0..1 of the input).
     """
 
     name = 'end2end'
-    defaults = {'output': None, 'normalized': False}
+    defaults = {'output': None, 'boxes': None, 'scores': None, 'labels': None,
+                'normalized': False}
     needs_nms = False
     classes_in_shapes = False
+    _ROWS = '(batch, detections, 6) rows of x1, y1, x2, y2, score, class'
 
     @staticmethod
     def _fits(shape: Tuple[int, ...]) -> bool:
         return len(shape) == 3 and shape[2] == 6
 
     def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
-        self._output = self._pick_output(
-            table, 'output', self._fits,
-            '(batch, detections, 6) rows of x1, y1, x2, y2, score, class')
+        self._output: Optional[str] = None
+        self._split: Optional[Tuple[str, str, str]] = None
+        named = [self.options.get(k) for k in ('boxes', 'scores', 'labels')]
+        rows = [n for n, s in table.items() if self._fits(s)]
+        if self.options.get('output') or (rows and not any(named)):
+            self._output = self._pick_output(table, 'output', self._fits, self._ROWS)
+        else:
+            self._split = self._bind_split(table)
         return self.num_classes, True
+
+    def _bind_split(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[str, str, str]:
+        expected = (f'{self._ROWS}, or boxes (batch, K, 4) + scores (batch, K) + labels '
+                    '(batch, K)')
+        boxes = self._pick_output(table, 'boxes', lambda s: len(s) == 3 and s[2] == 4,
+                                  expected)
+        k = table[boxes][1]
+        flat = {n: s for n, s in table.items() if len(s) == 2 and _dim_ok(s[1], k)}
+
+        def by_name(option: str, words: Tuple[str, ...]) -> str:
+            wanted = self.options.get(option)
+            if wanted:
+                if wanted not in flat:
+                    raise DecoderShapeError(
+                        f'end2end decoder: option {option}={wanted!r} names no (batch, {k}) '
+                        f'output; those are {sorted(flat)}')
+                return wanted
+            hits = [n for n in flat if any(w in n.lower() for w in words)]
+            if len(hits) != 1:
+                described = ', '.join(f'{n!r} {tuple(s)}' for n, s in table.items())
+                raise DecoderShapeError(
+                    f'end2end decoder: boxes {boxes!r} {tuple(table[boxes])} need a '
+                    f'(batch, {k}) {option} output; outputs: {described}; name it with '
+                    f'the {option!r} option')
+            return hits[0]
+        scores = by_name('scores', ('score', 'conf', 'prob'))
+        labels = by_name('labels', ('label', 'class', 'cls'))
+        if scores == labels:
+            raise DecoderShapeError(f'end2end decoder: {scores!r} cannot be both the scores '
+                                    'and the labels; set the scores and labels options')
+        return boxes, scores, labels
 
     def decode(self, outputs: Mapping[str, np.ndarray], index: int,
                score_threshold: float) -> Decoded:
         self._ensure_bound(outputs)
-        pred = self._tensor(outputs, self._output, index, 2, '(batch, detections, 6)')
-        if pred.shape[1] != 6:
-            raise self._error(self._output, np.shape(outputs[self._output]),
-                              '(batch, detections, 6)')
+        if self._split is not None:
+            names = self._split
+            box = self._tensor(outputs, names[0], index, 2, '(batch, K, 4)')
+            score = self._tensor(outputs, names[1], index, 1, '(batch, K)')
+            label = self._tensor(outputs, names[2], index, 1, '(batch, K)')
+            if box.shape[1] != 4 or not box.shape[0] == score.shape[0] == label.shape[0]:
+                raise DecoderShapeError(
+                    f'end2end decoder: boxes {np.shape(outputs[names[0]])}, scores '
+                    f'{np.shape(outputs[names[1]])} and labels {np.shape(outputs[names[2]])}'
+                    ' must be (batch, K, 4), (batch, K), (batch, K)')
+            pred = np.concatenate([box.astype(np.float32), score.astype(np.float32)[:, None],
+                                   label.astype(np.float32)[:, None]], axis=1)
+        else:
+            assert self._output is not None
+            pred = self._tensor(outputs, self._output, index, 2, '(batch, detections, 6)')
+            if pred.shape[1] != 6:
+                raise self._error(self._output, np.shape(outputs[self._output]),
+                                  '(batch, detections, 6)')
         rows = np.flatnonzero(pred[:, 4] > float(score_threshold))
         if not rows.size:
             return _empty()

@@ -97,6 +97,10 @@ def _evidence(name: str, decoder: Any, shapes: Shapes,
                                            else shape[1])
         if how:
             parts.append(f'= {how} at {width}x{height}')
+    elif name == 'end2end' and decoder._split is not None:
+        boxes, scores, labels = decoder._split
+        parts.append(f'boxes {boxes!r} {tuple(shapes[boxes])}, scores {scores!r}, labels '
+                     f'{labels!r}: {shapes[boxes][1]} final detections; no NMS')
     elif name == 'end2end':
         shape = shapes[decoder._output]
         parts.append(f"'{decoder._output}' {tuple(shape)}: {shape[1]} final rows of x1, y1, "

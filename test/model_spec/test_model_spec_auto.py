@@ -13,8 +13,10 @@
 # limitations under the License.
 
 """
-What configure knows about a detector before the first frame: its layout, its real
-output shapes, its class names, and the wrong-task model that used to slip through.
+What configure knows about a detector before its first frame, and what it refuses.
+
+Its layout, its real output shapes, its class names; and the wrong-task model that used
+to slip through.
 """
 
 from __future__ import annotations
@@ -84,6 +86,32 @@ def test_dynamic_output_dimensions_are_resolved_by_one_probe_run(tmp_path):
     for decoder in ('auto', 'nanodet', 'yolov5', 'yolov8', 'end2end'):
         with pytest.raises(DecoderShapeError, match=r"'scores' (has shape )?\(-1, 1000\)"):
             build_model_spec(cls, 'detection', decoder)
+
+
+def test_a_dynamic_size_export_runs_at_the_configured_size(tmp_path):
+    """Ultralytics dynamic=True: batch, height, width and the anchor count symbolic."""
+    import onnx
+    path = yolov8(tmp_path)
+    model = onnx.load(path)
+    for dim, name in zip(model.graph.input[0].type.tensor_type.shape.dim, 'NCHW'):
+        if name in 'HW':
+            dim.dim_param = name
+    onnx.save(model, path)
+    _edit(path, {'output0': (None, None, None)})
+    cfg = load_config(None, model_path=path, task='detection', backend='onnxruntime',
+                      input_width=320, input_height=192, resize_mode='letterbox')
+    pipe = InferencePipeline(cfg)
+    pipe.load()
+    try:
+        assert pipe.spec.decoder == 'yolov8' and pipe.spec.input_hw == (192, 320)
+        assert dict(pipe.spec.output_shapes)['output0'] == (-1, 84, ANCHORS)
+        from jetson_infer_ros.image_convert import Picture
+        (result,) = pipe.run([Picture(np.zeros((96, 160, 3), np.uint8), 'rgb')])
+        assert len(result.scores) == 0
+    finally:
+        pipe.release()
+    with pytest.raises(ModelSpecError, match='dynamic size; give input_size'):
+        build_model_spec(path, 'detection')
 
 
 def test_class_names_stored_by_the_exporter_are_the_labels_and_are_checked(tmp_path):
