@@ -144,6 +144,7 @@ def _frames(dataset: data.DataSet) -> Dict[str, Any]:
     video = dict(zip(indices, data.video_frames(dataset.video, indices)))
     out = {}
     for name, src, crop in FRAMES:
+        image: Any
         if src.startswith('video:'):
             image = video[int(src.split(':')[1])]
         else:

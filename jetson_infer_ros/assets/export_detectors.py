@@ -91,7 +91,7 @@ def write_reference(folder: pathlib.Path, ref: Dict[str, Any]) -> None:
     Rows below it cannot reach any threshold a test uses, so a tensor rebuilt with zeros
     there decodes to the same detections; keeping every row would cost hundreds of MB.
     """
-    arrays: Dict[str, np.ndarray] = {}
+    arrays: Dict[str, Any] = {}
     frames = []
     for k, f in enumerate(ref['frames']):
         net = np.asarray(f.pop('input'), np.float32)
