@@ -175,6 +175,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
     # ------------------------------------------------------------------ parameters
     def _declare_parameters(self) -> None:
         """Declare every table entry; a bad override is reported, never fatal."""
+        from rclpy.parameter import Parameter
         for p in P.PARAMETERS:
             # An empty list has no ROS type of its own: declare the type, default later.
             default = (P.empty_list_type(p) if p.default == [] else P._copy(p.default))
@@ -191,7 +192,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
             if p.default == [] and not self._param_is_set(p.name):
                 # a typed parameter without a value makes rclpy's GetParameters answer
                 # nothing at all for a request naming it (ros2 param dump: {})
-                self.set_parameters([Parameter(p.name, Parameter.Type.STRING_ARRAY, [])])
+                self.set_parameters([Parameter(p.name, P.empty_list_type(p), [])])
 
     def _param_is_set(self, name: str) -> bool:
         from rclpy.exceptions import ParameterUninitializedException
