@@ -512,10 +512,15 @@ def _inputs_error(full: str, inputs: Sequence[TensorSpec]) -> str:
     extra = [i for i in inputs[1:] if i.name in SIZE_INPUT_NAMES or
              (len(i.shape) == 2 and i.shape[-1] == 2)]
     if len(inputs) == 2 and extra:
+        shape = inputs[0].shape
+        size = (f'{shape[3]},{shape[2]}' if len(shape) == 4 and min(shape[2:]) > 0
+                else '<width>,<height>')
+        base = os.path.basename(full)
+        frozen = base[:-5] + '.frozen.onnx' if base.endswith('.onnx') else base + '.frozen.onnx'
         text += (f'. {extra[0].name!r} {extra[0].shape} looks like the original-size input '
-                 'of an RT-DETR-style export: fix it to the network input size with '
-                 f'`jetson-infer freeze-input {os.path.basename(full)} '
-                 f'--input {extra[0].name}=<width>,<height>` with the network input size '
-                 "(RT-DETR's order); boxes then come out in network pixels and decoder "
-                 'auto reads them as end2end')
+                 'of an RT-DETR-style export: fix it to the network input size (width, '
+                 f"height: RT-DETR's order) with `jetson-infer freeze-input {base} "
+                 f'--input {extra[0].name}={size}` and set model_path to the {frozen} it '
+                 'writes; boxes then come out in network pixels and decoder auto reads '
+                 'them as end2end')
     return text

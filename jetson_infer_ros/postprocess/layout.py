@@ -62,7 +62,17 @@ def _short(exc: BaseException) -> str:
     text = str(exc).split(' decoder: ', 1)[-1]
     if '; expected ' in text:
         text = 'expects ' + text.split('; expected ', 1)[1]
-    return text if len(text) <= 120 else text[:117] + '...'
+    if len(text) <= 120:
+        return text
+    # cut after a whole clause (a comma outside brackets, else any comma), never mid-number
+    depth, outside, anywhere = 0, 0, 0
+    for i, ch in enumerate(text[:118]):
+        depth += (ch in '([') - (ch in ')]')
+        if text.startswith(', ', i):
+            anywhere = i
+            outside = i if depth == 0 else outside
+    cut = outside if outside > 40 else anywhere
+    return (text[:cut] if cut > 40 else text[:115]) + ', ...'
 
 
 def _bind(name: str, input_hw: Tuple[int, int], classes: Optional[int],

@@ -139,3 +139,43 @@ def shifted_heads(path: str, input_shape: Tuple[int, ...],
         inputs.append(helper.make_tensor_value_info('y', tp.FLOAT, [1]))
     graph = helper.make_graph(nodes, 'heads', inputs, outs, inits)
     return _finish(graph, path)
+
+
+def rtdetr_like(path: str, queries: np.ndarray, height: int, width: int) -> str:
+    """
+    Build an RT-DETR-shaped export: inputs images + orig_target_sizes, split outputs.
+
+    ``queries`` rows are (cx, cy, w, h normalised, score, class); boxes come out as
+    x1 y1 x2 y2 times (width, height) from ``orig_target_sizes``, plus the image mean
+    (so the image input is used), as RT-DETR's postprocessor scales its boxes.
+    """
+    onnx, helper, numpy_helper, tp = _onnx()
+    k = len(queries)
+    cxcywh = queries[None, :, :4].astype(np.float32)
+    to_corners = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [-0.5, 0, 0.5, 0], [0, -0.5, 0, 0.5]],
+                          np.float32)
+    inits = [numpy_helper.from_array(cxcywh, 'q'), numpy_helper.from_array(to_corners, 'm'),
+             numpy_helper.from_array(queries[None, :, 4].astype(np.float32), 's'),
+             numpy_helper.from_array(queries[None, :, 5].astype(np.int64), 'l'),
+             numpy_helper.from_array(np.array([1, 2], np.int64), 'rep'),
+             numpy_helper.from_array(np.array([-1, 1, 4], np.int64), 'shape3')]
+    nodes = [
+        helper.make_node('MatMul', ['q', 'm'], ['xyxy']),
+        helper.make_node('Cast', ['orig_target_sizes'], ['sizes_f'], to=tp.FLOAT),
+        helper.make_node('Tile', ['sizes_f', 'rep'], ['sizes4']),
+        helper.make_node('Reshape', ['sizes4', 'shape3'], ['scale']),
+        helper.make_node('Mul', ['xyxy', 'scale'], ['boxes_nomean']),
+        helper.make_node('ReduceMean', ['images'], ['mean'], axes=[1, 2, 3], keepdims=1),
+        helper.make_node('Squeeze', ['mean'], ['mean0']),
+        helper.make_node('Add', ['boxes_nomean', 'mean0'], ['boxes']),
+        helper.make_node('Identity', ['s'], ['scores']),
+        helper.make_node('Identity', ['l'], ['labels']),
+    ]
+    graph = helper.make_graph(
+        nodes, 'rtdetr_like',
+        [helper.make_tensor_value_info('images', tp.FLOAT, [1, 3, height, width]),
+         helper.make_tensor_value_info('orig_target_sizes', tp.INT64, [1, 2])],
+        [helper.make_tensor_value_info('labels', tp.INT64, [1, k]),
+         helper.make_tensor_value_info('boxes', tp.FLOAT, [1, k, 4]),
+         helper.make_tensor_value_info('scores', tp.FLOAT, [1, k])], inits)
+    return _finish(graph, path)

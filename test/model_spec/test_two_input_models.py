@@ -31,6 +31,7 @@ from jetson_infer_ros.config import load_config
 from jetson_infer_ros.image_convert import Picture
 from jetson_infer_ros.model_spec import build_model_spec, ModelSpecError
 from jetson_infer_ros.pipeline import InferencePipeline
+from jetson_infer_ros.testing import synthetic_onnx
 
 H, W = 96, 128
 # cx, cy, w, h normalised; score; class
@@ -39,41 +40,7 @@ QUERIES = np.array([[0.25, 0.5, 0.2, 0.3, 0.9, 2], [0.7, 0.4, 0.1, 0.2, 0.6, 0],
 
 
 def rtdetr_like(path):
-    import onnx
-    from onnx import helper, numpy_helper, TensorProto as tp
-    k = len(QUERIES)
-    cxcywh = QUERIES[None, :, :4]
-    to_corners = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [-0.5, 0, 0.5, 0], [0, -0.5, 0, 0.5]],
-                          np.float32)
-    inits = [numpy_helper.from_array(cxcywh, 'q'), numpy_helper.from_array(to_corners, 'm'),
-             numpy_helper.from_array(QUERIES[None, :, 4], 's'),
-             numpy_helper.from_array(QUERIES[None, :, 5].astype(np.int64), 'l'),
-             numpy_helper.from_array(np.array([1, 2], np.int64), 'rep'),
-             numpy_helper.from_array(np.array([-1, 1, 4], np.int64), 'shape3')]
-    nodes = [
-        helper.make_node('MatMul', ['q', 'm'], ['xyxy']),
-        helper.make_node('Cast', ['orig_target_sizes'], ['sizes_f'], to=tp.FLOAT),
-        helper.make_node('Tile', ['sizes_f', 'rep'], ['sizes4']),
-        helper.make_node('Reshape', ['sizes4', 'shape3'], ['scale']),
-        helper.make_node('Mul', ['xyxy', 'scale'], ['boxes_nomean']),
-        helper.make_node('ReduceMean', ['images'], ['mean'], axes=[1, 2, 3], keepdims=1),
-        helper.make_node('Squeeze', ['mean'], ['mean0']),
-        helper.make_node('Add', ['boxes_nomean', 'mean0'], ['boxes']),
-        helper.make_node('Identity', ['s'], ['scores']),
-        helper.make_node('Identity', ['l'], ['labels']),
-    ]
-    graph = helper.make_graph(
-        nodes, 'rtdetr_like',
-        [helper.make_tensor_value_info('images', tp.FLOAT, [1, 3, H, W]),
-         helper.make_tensor_value_info('orig_target_sizes', tp.INT64, [1, 2])],
-        [helper.make_tensor_value_info('labels', tp.INT64, [1, k]),
-         helper.make_tensor_value_info('boxes', tp.FLOAT, [1, k, 4]),
-         helper.make_tensor_value_info('scores', tp.FLOAT, [1, k])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return str(path)
+    return synthetic_onnx.rtdetr_like(str(path), QUERIES, H, W)
 
 
 def test_two_inputs_are_refused_with_the_freeze_command(tmp_path):
@@ -82,8 +49,8 @@ def test_two_inputs_are_refused_with_the_freeze_command(tmp_path):
         build_model_spec(path, 'detection')
     text = str(err.value)
     assert "'orig_target_sizes' (1, 2) looks like the original-size input" in text
-    assert 'jetson-infer freeze-input rtdetr.onnx --input orig_target_sizes=<width>,<height>' \
-        in text
+    assert f'`jetson-infer freeze-input rtdetr.onnx --input orig_target_sizes={W},{H}` and ' \
+        'set model_path to the rtdetr.frozen.onnx it writes' in text
 
 
 def test_frozen_to_the_network_size_it_decodes_in_source_pixels(tmp_path, capsys):

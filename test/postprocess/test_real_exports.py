@@ -257,3 +257,25 @@ def test_torchvision_ssdlite_input_through_the_node(exports, export_table):
     finally:
         pipe.release()
     assert worst < 1.0 / 127.5, worst      # under one grey level after (x - 127.5) / 127.5
+
+
+@pytest.mark.parametrize('name', [n for n in NAMES if '-nms-' in n or '-e2e-' in n])
+def test_an_end_to_end_export_named_as_a_yolo_head_fails_configure(exports, name):
+    """
+    Issue 23's misreading, on the exporters' own files: [B, 300, 6] is never a YOLO head.
+
+    ``decoder: yolov8`` used to bind such an output as 300 anchors of 2 classes and
+    answer every frame with nonsense; configure must fail with the shape and the anchor
+    counts a YOLO head of this input size has.
+    """
+    export = exports.get(name)
+    height, width = export.imgsz
+    anchors = sum((height // s) * (width // s) for s in (8, 16, 32))
+    for decoder in ('yolov8', 'yolov5'):
+        pipe = InferencePipeline(node_config(export, decoder=decoder))
+        with pytest.raises(ValueError) as err:
+            pipe.load()
+        text = str(err.value)
+        assert f"output 'output0' has shape ({export.batch}, 300, 6)" in text, text
+        assert str(anchors) in text and f'for input {width}x{height}' in text, text
+        assert pipe.backend is None
