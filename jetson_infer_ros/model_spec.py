@@ -435,16 +435,17 @@ def build_model_spec(model_path: str, task: str, decoder: Optional[str] = None,
             _shape_items(outputs)    # an engine's loaded backend reports concrete shapes
         table = dict(shapes)
         given = len(names) or None
-        if decoder == 'auto':
-            from jetson_infer_ros.postprocess.layout import choose_decoder
+        from jetson_infer_ros.postprocess.layout import choose_decoder, exporter_options
 
-            def options_for(name: str) -> Dict[str, Any]:
-                return dict(decoder_params.to_options(name, settings), **options)
+        def options_for(name: str) -> Dict[str, Any]:
+            return {**exporter_options(name, metadata),
+                    **decoder_params.to_options(name, settings), **options}
+        if decoder == 'auto':
             choice = choose_decoder(table, (height, width), given, options_for, metadata,
                                     labels_source=labels_source)
             decoder, reason = choice.decoder, choice.reason
         try:
-            options = dict(decoder_params.to_options(decoder, settings), **options)
+            options = options_for(decoder)
         except ValueError as exc:
             raise ModelSpecError(str(exc)) from None
         decoder_only = {k: v for k, v in options.items() if k not in POSTPROCESS_OPTIONS}

@@ -740,13 +740,18 @@ class EndToEndDecoder(Decoder):
     again (``needs_nms`` False), exactly as the exporters' own predictors treat them. The
     class count is not in the shapes (class ids are values), so labels are checked
     against the model's metadata instead, and ids beyond the labels are dropped.
+    Ultralytics' RT-DETR exports the same ``[B, 300, 6]`` shape with other numbers in it:
+    cx, cy, w, h in 0..1 of the input (its ``RTDETRPredictor`` converts them); only the
+    model's metadata tells them apart, so ``layout.exporter_options`` sets
+    ``box_format='cxcywh'`` and ``normalized`` from it.
     Options: ``output`` (the rows), ``boxes`` / ``scores`` / ``labels`` (the split form;
-    by default found by shape and by name), ``normalized`` (boxes in 0..1 of the input).
+    by default found by shape and by name), ``normalized`` (boxes in 0..1 of the input),
+    ``box_format`` (``xyxy`` corners, or ``cxcywh`` centre and size).
     """
 
     name = 'end2end'
     defaults = {'output': None, 'boxes': None, 'scores': None, 'labels': None,
-                'normalized': False}
+                'normalized': False, 'box_format': 'xyxy'}
     needs_nms = False
     classes_in_shapes = False
     _ROWS = '(batch, detections, 6) rows of x1, y1, x2, y2, score, class'
@@ -756,6 +761,9 @@ class EndToEndDecoder(Decoder):
         return len(shape) == 3 and shape[2] == 6
 
     def _bind_impl(self, table: Dict[str, Tuple[int, ...]]) -> Tuple[Optional[int], bool]:
+        if self.options['box_format'] not in ('xyxy', 'cxcywh'):
+            raise ValueError(f"end2end decoder: box_format {self.options['box_format']!r} is "
+                             "not 'xyxy' or 'cxcywh'")
         self._output: Optional[str] = None
         self._split: Optional[Tuple[str, str, str]] = None
         named = [self.options.get(k) for k in ('boxes', 'scores', 'labels')]
@@ -823,6 +831,9 @@ class EndToEndDecoder(Decoder):
             return _empty()
         cand = pred[rows].astype(np.float32)
         boxes = cand[:, :4]
+        if self.options['box_format'] == 'cxcywh':
+            half = boxes[:, 2:] / 2
+            boxes = np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
         if _as_bool(self.options['normalized']):
             height, width = self.input_hw
             boxes = boxes * np.array([width, height, width, height], np.float32)

@@ -113,8 +113,11 @@ def _evidence(name: str, decoder: Any, shapes: Shapes,
                      f'{labels!r}: {shapes[boxes][1]} final detections; no NMS')
     elif name == 'end2end':
         shape = shapes[decoder._output]
-        parts.append(f"'{decoder._output}' {tuple(shape)}: {shape[1]} final rows of x1, y1, "
-                     'x2, y2, score, class; no NMS')
+        box = 'cx, cy, w, h' if decoder.options.get('box_format') == 'cxcywh' else \
+            'x1, y1, x2, y2'
+        scale = ' (0..1 of the input)' if decoder.options.get('normalized') else ''
+        parts.append(f"'{decoder._output}' {tuple(shape)}: {shape[1]} final rows of {box}"
+                     f'{scale}, score, class; no NMS')
         kind = ultralytics_kind(metadata)
         if kind:
             parts.append(f'({kind})')
@@ -132,6 +135,21 @@ def _evidence(name: str, decoder: Any, shapes: Shapes,
         parts.append(f'boxes {decoder._boxes!r} {tuple(shapes[decoder._boxes])}, scores '
                      f'{decoder._scores!r} {tuple(shapes[decoder._scores])}')
     return ' '.join(parts)
+
+
+def exporter_options(name: str, metadata: Mapping[str, str]) -> Dict[str, Any]:
+    """
+    Return the decoder options an exporter's metadata implies (the user's own override).
+
+    Ultralytics' RT-DETR export has the shape of every other end-to-end export,
+    ``[B, 300, 6]``, but its rows are cx, cy, w, h in 0..1 of the input (its
+    ``RTDETRPredictor`` converts them), not corners in pixels: read as corners every box
+    has no area and every frame is answered with nothing. Its metadata names the head.
+    """
+    if name == 'end2end' and metadata.get('author') == 'Ultralytics' and \
+            metadata.get('head') == 'RTDETRDecoder':
+        return {'box_format': 'cxcywh', 'normalized': True}
+    return {}
 
 
 def ultralytics_kind(metadata: Mapping[str, str]) -> Optional[str]:

@@ -159,3 +159,43 @@ def test_a_classifier_given_by_path_with_task_detection_fails_configure(prepared
     text = str(err.value)
     assert "'logits'" in text and '1000' in text and '\n' not in text
     assert pipe.backend is None
+
+
+def test_ultralytics_rtdetr_rows_are_centre_and_size_in_0_1(tmp_path):
+    """
+    Read Ultralytics RT-DETR's [1, 300, 6] rows as cx, cy, w, h in 0..1, from its metadata.
+
+    The shape is every end-to-end export's, but RTDETRPredictor converts the rows with
+    xywh2xyxy, times the frame's width and height. Read as corners in pixels every box
+    had no area: every frame was answered with nothing. The metadata (head
+    RTDETRDecoder) tells them apart.
+    """
+    from jetson_infer_ros.image_convert import Picture
+    rows = np.zeros((1, 300, 6), np.float32)
+    rows[0, :3] = [[0.25, 0.5, 0.2, 0.3, 0.9, 2], [0.7, 0.4, 0.1, 0.2, 0.6, 0],
+                   [0.5, 0.5, 0.5, 0.5, 0.1, 1]]
+    path = synthetic_onnx.shifted_heads(str(tmp_path / 'rtdetr-l.onnx'), (1, 3, 192, 320),
+                                        {'output0': (rows, None)}, dynamic_batch=False)
+    _edit(path, metadata={'author': 'Ultralytics', 'head': 'RTDETRDecoder',
+                          'description': 'Ultralytics rtdetr-l model', 'end2end': 'False',
+                          'names': str({i: f'c{i}' for i in range(80)})})
+    cfg = load_config(None, model_path=path, task='detection', backend='onnxruntime',
+                      resize_mode='stretch', mean=[0.0] * 3, std=[255.0] * 3,
+                      score_threshold=0.25)
+    lines = []
+    pipe = InferencePipeline(cfg, log=lines.append)
+    pipe.load()
+    try:
+        assert pipe.spec.decoder == 'end2end'
+        assert any("'output0' (1, 300, 6): 300 final rows of cx, cy, w, h (0..1 of the input), "
+                   'score, class; no NMS (Ultralytics rtdetr-l model, RTDETRDecoder head)'
+                   in ln for ln in lines), lines
+        (result,) = pipe.run([Picture(np.zeros((240, 200, 3), np.uint8), 'rgb')])
+    finally:
+        pipe.release()
+    q = rows[0, :2].astype(np.float64)
+    expected = np.stack([q[:, 0] - q[:, 2] / 2, q[:, 1] - q[:, 3] / 2,
+                         q[:, 0] + q[:, 2] / 2, q[:, 1] + q[:, 3] / 2], 1) * [200, 240, 200, 240]
+    np.testing.assert_allclose(result.boxes, expected, atol=1e-3)
+    assert result.class_ids.tolist() == [2, 0]
+    np.testing.assert_allclose(result.scores, [0.9, 0.6], rtol=1e-6)

@@ -61,6 +61,15 @@ def guide_lines() -> List[str]:
     return lines
 
 
+def with_metadata(path: str, metadata: Dict[str, str]) -> str:
+    import onnx
+    model = onnx.load(path)
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, path)
+    return path
+
+
 def node_lines(text: str, folder: Path) -> List[str]:
     out = []
     for line in text.splitlines():
@@ -86,6 +95,13 @@ def test_every_message_the_guide_quotes_is_what_the_node_prints(
     model['nanodet-plus'] = synthetic_onnx.shifted_heads(
         str(models / 'nanodet-plus.onnx'), (1, 3, 416, 416),
         {'output': (np.zeros((1, 3598, 112), np.float32), None)}, dynamic_batch=False)
+    # Ultralytics RT-DETR: end-to-end rows of cx, cy, w, h in 0..1, told by its metadata.
+    model['rtdetr-l'] = with_metadata(synthetic_onnx.shifted_heads(
+        str(models / 'rtdetr-l.onnx'), (1, 3, 640, 640),
+        {'output0': (np.zeros((1, 300, 6), np.float32), None)}, dynamic_batch=False), {
+            'author': 'Ultralytics', 'head': 'RTDETRDecoder', 'end2end': 'False',
+            'description': 'Ultralytics rtdetr-l model ', 'names': str(dict(enumerate(
+                str(i) for i in range(80))))})
     queries = np.array([[0.5, 0.5, 0.2, 0.3, 0.9, 2]], np.float32)
     model['rtdetr'] = synthetic_onnx.rtdetr_like(str(models / 'rtdetr.onnx'), queries, 640, 640)
     coco79 = models / 'coco79.txt'
@@ -119,6 +135,7 @@ def test_every_message_the_guide_quotes_is_what_the_node_prints(
     configure(True, model_path=model['yolo26n-640x640-e2e-b1'])
     configure(True, model_path=model['yolov8n-640x640-nms-b1'])
     configure(True, model_path=model['ssdlite-320x320-raw-b1'], **SSD)
+    configure(True, model_path=model['rtdetr-l'], **dict(YOLO, resize_mode='stretch'))
     # The failures.
     configure(False, model_path=model['efficientnet'], **YOLO)
     configure(False, decoder='yolov8')
@@ -136,7 +153,7 @@ def test_every_message_the_guide_quotes_is_what_the_node_prints(
 
     printed = node_lines(processes.output(node), models) + refused
     quoted = guide_lines()
-    assert len(printed) == 17, printed
+    assert len(printed) == 18, printed
     assert [ln for ln in printed if ln not in quoted] == [], 'the guide does not quote these'
     assert [ln for ln in quoted if ln not in printed] == [], 'the node did not print these'
     assert wait_for(lambda: node.poll() is None, 1)

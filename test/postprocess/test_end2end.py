@@ -106,3 +106,18 @@ def test_end2end_shape_errors():
         EndToEndDecoder((640, 640)).bind({'a': (1, 300, 6), 'b': (1, 100, 6)})
     assert EndToEndDecoder((640, 640), options={'output': 'b'}).bind(
         {'a': (1, 300, 6), 'b': (1, 100, 6)}) is None
+
+
+def test_centre_size_rows_in_0_1_become_corners_in_pixels():
+    """Ultralytics RT-DETR's rows: cx, cy, w, h normalised (RTDETRPredictor's xywh2xyxy)."""
+    rows = np.zeros((1, 300, 6), np.float32)
+    rows[0, 0] = [0.5, 0.25, 0.2, 0.1, 0.8, 4]
+    decoder = make_decoder('end2end', (320, 640), 80,
+                           {'box_format': 'cxcywh', 'normalized': True})
+    post = DetectionPostprocessor(decoder, 0.25, 0.5, 100)
+    (got,) = post.run({'output0': rows}, [None])
+    np.testing.assert_allclose(got.boxes, [[256, 64, 384, 96]], atol=1e-4)
+    assert got.class_ids.tolist() == [4]
+    with pytest.raises(ValueError, match="box_format 'xywh' is not 'xyxy' or 'cxcywh'"):
+        make_decoder('end2end', (320, 640), 80, {'box_format': 'xywh'}).bind(
+            {'output0': (1, 300, 6)})
