@@ -54,6 +54,7 @@ inferences each, arena off vs on: EfficientNet-Lite0 p50 -0.3 % and +1.6 %, Nano
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
@@ -64,6 +65,8 @@ from jetson_infer_ros import heap
 from jetson_infer_ros.assets.cache import file_sha256
 from jetson_infer_ros.backends.base import (
     Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
+
+_LOG = logging.getLogger(__name__)
 
 _ORT_TYPES = {
     'tensor(float)': np.float32,
@@ -199,6 +202,7 @@ class OnnxRuntimeBackend(Backend):
         self._results: Dict[int, Dict[str, np.ndarray]] = {}
         self._sha256 = ''
         self._spinning = False
+        self.execution = ''     # 'deployed' or 'exact' (quant/execution.py) once loaded
 
     # -- life cycle -----------------------------------------------------------------
     def _load_impl(self) -> None:
@@ -211,27 +215,48 @@ class OnnxRuntimeBackend(Backend):
             raise BackendError(f'onnxruntime: max_batch must be >= 1, got '
                                f'{self.options.max_batch}')
         self._spinning = _as_bool(extra.get('allow_spinning', False))
+        exact = _as_bool(extra.get('exact', False))
+        try:
+            self._open(ort, path, extra, exact)
+        except BackendError as first:
+            if exact:
+                raise
+            # ONNX Runtime's s8 -> u8 weight conversion (session.x64quantprecision, the
+            # deployed execution) rejects per-axis DequantizeLinear without a zero point
+            # ("x_zero_point must be null or 1D"), valid ONNX that other quantizers write:
+            # such a model runs as written instead, graph optimizations off (exact
+            # arithmetic, slower), and says so
+            try:
+                self._open(ort, path, extra, True)
+            except BackendError:
+                raise first from None
+            self.execution = 'exact'
+            _LOG.warning('onnxruntime: %s runs with graph optimizations off (exact Q/DQ, '
+                         'slower): the optimized session failed: %s', path, first)
+        heap.release_freed()
+
+    def _open(self, ort: Any, path: str, extra: Dict[str, Any], exact: bool) -> None:
         try:
             self._sha256 = file_sha256(path)
-            session = ort.InferenceSession(path, sess_options=self._session_options(ort),
+            session = ort.InferenceSession(path, sess_options=self._session_options(ort, exact),
                                            providers=['CPUExecutionProvider'])
         except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... types
             raise BackendError(f'onnxruntime: cannot load {path}: {one_line(exc)}') from None
         try:
             self._session = session
+            self.execution = 'exact' if exact else 'deployed'
             self._setup_input(session, extra)
             self._setup_outputs(session)
         except BaseException:
             self._clear()
             raise
-        heap.release_freed()
 
-    def _session_options(self, ort):
+    def _session_options(self, ort, exact: bool = False):
         from jetson_infer_ros.quant.execution import session_options
-        # 'exact' (extra key): a Q/DQ model as written, graph optimizations off, as INT8
-        # evaluation runs TensorRT's layout; by default all optimizations plus the int8
-        # weight conversion x86 CPUs without VNNI need (quant/execution.py)
-        so = session_options(ort, exact=_as_bool(_extra(self.options).get('exact', False)))
+        # exact ('exact' extra key): a Q/DQ model as written, graph optimizations off, as
+        # INT8 evaluation runs TensorRT's layout; by default all optimizations plus the
+        # int8 weight conversion x86 CPUs without VNNI need (quant/execution.py)
+        so = session_options(ort, exact=exact)
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.intra_op_num_threads = max(0, int(self.options.intra_op_threads))
         so.inter_op_num_threads = max(0, int(self.options.inter_op_threads))

@@ -279,3 +279,55 @@ def test_loading_asks_glibc_to_release_the_freed_heap(tmp_path, monkeypatch):
     monkeypatch.setattr(heap, 'release_freed', lambda: calls.append(1) or True)
     loaded(synthetic_onnx.classifier(tmp_path / 'h.onnx', (1, 3, 8, 8), WEIGHTS))
     assert calls == [1]
+
+
+def _per_axis_dq_without_zero_point(path):
+    """Write a Q/DQ conv whose per-axis DequantizeLinear has no zero point (valid ONNX)."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto as T
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.integers(-100, 100, (4, 3, 3, 3)).astype(np.int8), 'wq'),
+        numpy_helper.from_array(np.full(4, 0.01, np.float32), 'ws'),
+        numpy_helper.from_array(rng.normal(0, 0.1, 4).astype(np.float32), 'b'),
+    ]
+    nodes = [
+        helper.make_node('DequantizeLinear', ['wq', 'ws'], ['w'], axis=0),
+        helper.make_node('Conv', ['x', 'w', 'b'], ['c'], pads=[1, 1, 1, 1]),
+        helper.make_node('GlobalAveragePool', ['c'], ['g']),
+        helper.make_node('Flatten', ['g'], ['logits']),
+    ]
+    graph = helper.make_graph(
+        nodes, 'dq_no_zero_point', [helper.make_tensor_value_info('x', T.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info('logits', T.FLOAT, [1, 4])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_qdq_model_the_weight_conversion_rejects_runs_exactly(tmp_path):
+    """
+    A per-axis DQ without a zero point breaks ORT's s8 -> u8 weight conversion.
+
+    The node's deployed session has that conversion on (x86 without VNNI needs it); such a
+    model must still load, run as written, and give the exact execution's answer.
+    """
+    from jetson_infer_ros.quant import execution
+    path = _per_axis_dq_without_zero_point(tmp_path / 'q.onnx')
+    zeros = {'x': np.zeros((1, 3, 8, 8), np.float32)}
+    try:
+        execution.session(str(path), exact=False).run(None, zeros)
+        deployed_fails = False
+    except Exception as exc:       # ORT 1.2x on x86: "x_zero_point must be null or 1D"
+        assert 'zero_point' in str(exc)
+        deployed_fails = True
+    backend = loaded(path)
+    assert backend.execution == ('exact' if deployed_fails else 'deployed')
+    frame = np.random.default_rng(1).uniform(-1, 1, (1, 3, 8, 8)).astype(np.float32)
+    backend.input_buffer()[...] = frame
+    out = backend.infer(1)['logits']
+    want = execution.session(str(path), exact=True).run(None, {'x': frame})[0]
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    plain = loaded(synthetic_onnx.classifier(tmp_path / 'c.onnx', (1, 3, 24, 40), WEIGHTS))
+    assert plain.execution == 'deployed'
