@@ -28,8 +28,9 @@ The frames the middleware replaced meanwhile are still counted as dropped (``sta
 the same meaning as a replacement in the hand-over slot): each publisher numbers its
 samples, so the gap since the last sample taken from that publisher is the number of
 frames skipped. Where rclpy or the RMW cannot give a publisher's sequence numbers and id
-(Humble, whose callbacks get no MessageInfo; Jazzy, whose MessageInfo has no publisher
-id; RMWs without them), the gate stays open and every frame is taken as before.
+(Humble, whose callbacks get no MessageInfo; RMWs without them; Jazzy, whose MessageInfo
+has no publisher id, once a second publisher shares the topic), the gate stays open and
+every frame is taken as before.
 
 What the numbers cannot show: frames a publisher sent before the node first took one
 of its frames, and after the last. With one camera driver per topic that is nothing in
@@ -51,15 +52,21 @@ MAX_PUBLISHERS = 32
 
 def message_info_supported() -> bool:
     """
-    Return True when this rclpy hands a subscription callback the publisher's numbering.
+    Return True when this rclpy hands a subscription callback the sample's MessageInfo.
 
-    Counting needs MessageInfo with the publisher's id beside its sequence number: Kilted
-    gives both (``publisher_gid``); Jazzy passes MessageInfo without the id, so samples
-    of two publishers could not be told apart; Humble passes none.
+    Iron and later do, with the publication sequence number: Kilted with the publisher's
+    id beside it (``publisher_gid``), Jazzy without it, so there the numbers count only
+    while the topic has one publisher (PublisherSequences.skipped); Humble passes none.
     """
     from rclpy import subscription
+    return hasattr(subscription.Subscription, 'CallbackType')
+
+
+def publisher_ids_supported() -> bool:
+    """Return True when the MessageInfo also names the publisher (Kilted, not Jazzy)."""
+    from rclpy import subscription
     info = getattr(subscription, 'MessageInfo', None)
-    return hasattr(subscription.Subscription, 'CallbackType') and \
+    return message_info_supported() and \
         'publisher_gid' in getattr(info, '__annotations__', {})
 
 
@@ -98,26 +105,36 @@ class PublisherSequences:
     def __init__(self, max_publishers: int = MAX_PUBLISHERS) -> None:
         self._last: Dict[Hashable, int] = collections.OrderedDict()
         self._max = max_publishers
-        self.counting = True     # False once a sample without sequence numbers was seen
+        self.counting = True     # False once a sample's publisher could not be told
+        self.why_not = ''        # why counting stopped, for the log
         self._lost_unclaimed = 0
 
     def note_lost(self, count: int) -> None:
         """Count samples the middleware reported lost (they are part of the next gap)."""
         self._lost_unclaimed += max(0, int(count))
 
-    def skipped(self, info: Optional[Mapping[str, Any]]) -> int:
+    def skipped(self, info: Optional[Mapping[str, Any]],
+                publishers: Optional[Callable[[], int]] = None) -> int:
         """
         Return how many frames of this sample's publisher were skipped before it.
 
         The first sample of a publisher, and a sequence number that does not increase
         (a publisher restarted under the same id), start a new count with no gap.
+        Without a publisher id (Jazzy's rclpy gives sequence numbers but no
+        publisher_gid) the numbers are attributable only while ``publishers()`` says the
+        topic has exactly one publisher; a second one ends counting (``why_not``).
         """
         seq = info.get('publication_sequence_number') if info else None
         gid = info.get('publisher_gid') if info else None
-        if seq is None or not gid:
-            self.counting = False
-            return 0
-        key = _publisher_key(gid)
+        if seq is None:
+            return self._stop('the middleware gives no publisher sequence numbers')
+        if gid:
+            key = _publisher_key(gid)
+        elif publishers is not None and publishers() <= 1:   # 0: it just left
+            key = _SOLE_PUBLISHER
+        else:
+            return self._stop('the middleware gives no publisher ids, and the topic has '
+                              'more than one publisher')
         last = self._last.pop(key, None)
         self._last[key] = int(seq)
         while len(self._last) > self._max:
@@ -126,6 +143,14 @@ class PublisherSequences:
         claimed = min(gap, self._lost_unclaimed)
         self._lost_unclaimed = 0     # a loss not in this gap belongs to no later one
         return gap - claimed
+
+    def _stop(self, why: str) -> int:
+        self.counting = False
+        self.why_not = why
+        return 0
+
+
+_SOLE_PUBLISHER = ('sole publisher',)   # the key while one publisher has no id
 
 
 def _publisher_key(gid: Any) -> Hashable:

@@ -456,15 +456,16 @@ class InferenceNode(LifecycleNodeMixin, Node):
     def _on_image(self, cam: Camera, payload: Any, info: Any = None) -> None:
         """Subscription callback: stamp arrival, hand over, return at once."""
         if info is not None and cam.sequences.counting:
-            skipped = cam.sequences.skipped(info)
+            sub = cam.sub
+            skipped = cam.sequences.skipped(info, sub.get_publisher_count if sub else None)
             if skipped:       # replaced in the middleware's history while we were busy
                 self.stats.count_received(skipped, taken=False)
                 cam.stats.count_received(skipped, taken=False)
                 self._count_drop(cam.index, 'stale', None, skipped)
             elif not cam.sequences.counting:
                 self.get_logger().warning(
-                    f'{cam.topic}: the middleware gives no publisher sequence numbers, so '
-                    'frames left unread could not be counted: taking every frame instead')
+                    f'{cam.topic}: {cam.sequences.why_not}, so frames left unread could '
+                    'not be counted: taking every frame instead')
         self.stats.count_received()
         cam.stats.count_received()
         collector = self._collector

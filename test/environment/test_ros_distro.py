@@ -51,7 +51,7 @@ def test_the_venv_is_the_distro_it_says():
 PROBE = textwrap.dedent("""
     import json, time, rclpy
     from std_msgs.msg import String
-    from jetson_infer_ros.input_gate import message_info_supported
+    from jetson_infer_ros.input_gate import message_info_supported, publisher_ids_supported
     rclpy.init()
     node = rclpy.create_node('message_info_probe')
     got = []
@@ -61,7 +61,8 @@ PROBE = textwrap.dedent("""
     while not got and time.monotonic() < deadline:
         pub.publish(String(data='x'))
         rclpy.spin_once(node, timeout_sec=0.1)
-    print(json.dumps({'keys': sorted(got[0]), 'supported': message_info_supported()}))
+    print(json.dumps({'keys': sorted(got[0]), 'supported': message_info_supported(),
+                      'ids': publisher_ids_supported()}))
     node.destroy_node()
     rclpy.shutdown()
 """)
@@ -76,8 +77,9 @@ def test_message_info_and_the_input_gate_agree_on_this_distro(ros_env):
     has_gid = 'publisher_gid' in probe['keys']
     assert 'publication_sequence_number' in probe['keys']
     assert has_gid == DISTROS[_distro()]['publisher_gid']
-    # the gate counts skipped frames only where the publisher can be told apart
-    assert probe['supported'] == has_gid
+    # the gate counts skipped frames from sequence numbers (both distros), and tells
+    # publishers apart only where the id is given
+    assert probe['supported'] and probe['ids'] == has_gid
 
 
 def test_qos_event_callbacks_come_from_event_handler_without_a_deprecation(ros_env):

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from jetson_infer_ros.input_gate import (message_info_supported, PublisherSequences,
+from jetson_infer_ros.input_gate import (publisher_ids_supported, PublisherSequences,
                                          TakeGate)
 
 CAMERA = {'implementation_identifier': 'rmw_fastrtps_cpp', 'data': b'\x01' * 16}
@@ -71,6 +71,21 @@ def test_without_sequence_numbers_or_publisher_ids_counting_stops():
         seqs = PublisherSequences()
         assert seqs.skipped(missing) == 0
         assert not seqs.counting
+        assert seqs.why_not
+
+
+def test_without_publisher_ids_a_sole_publisher_is_still_counted():
+    """Jazzy: sequence numbers but no publisher_gid; one publisher makes them usable."""
+    publishers = [1]
+    seqs = PublisherSequences()
+    skipped = [seqs.skipped(info(s, gid=None), lambda: publishers[0]) for s in (5, 6, 9)]
+    assert skipped == [0, 0, 2] and seqs.counting
+    publishers[0] = 0                          # it left; its last samples are still its own
+    assert seqs.skipped(info(12, gid=None), lambda: publishers[0]) == 2
+    publishers[0] = 2                          # a second camera: numbers unattributable
+    assert seqs.skipped(info(20, gid=None), lambda: publishers[0]) == 0
+    assert not seqs.counting and 'more than one publisher' in seqs.why_not
+    assert PublisherSequences().skipped(info(3, gid=None)) == 0   # no count to ask: off
 
 
 def test_publishers_remembered_are_bounded():
@@ -138,10 +153,9 @@ def test_a_shut_gate_leaves_samples_in_the_middleware_until_it_opens(in_fresh_pr
     assert while_shut == 1                    # shut: nothing was taken
     assert [g[0] for g in got] == ['0', '5']  # only the newest, and only once
     seqs = PublisherSequences()
-    skipped = [seqs.skipped(i) for _, i in got]
-    if message_info_supported():              # Kilted: the publisher's numbers show the
-        assert skipped == [0, 4]              # four frames left behind
-        assert seqs.counting
-    else:                                     # Jazzy: MessageInfo without the publisher's
-        assert 'publisher_gid' not in got[0][1]       # id cannot count, so the node
-        assert not seqs.counting                      # keeps its gate open instead
+    skipped = [seqs.skipped(i, lambda: 1) for _, i in got]   # the scenario's one publisher
+    assert skipped == [0, 4]                  # the publisher's numbers show the four
+    assert seqs.counting                      # frames left behind
+    if not publisher_ids_supported():         # Jazzy: no publisher id, so with a second
+        assert 'publisher_gid' not in got[0][1]              # publisher the node keeps
+        assert PublisherSequences().skipped(got[1][1], lambda: 2) == 0   # its gate open
