@@ -26,6 +26,14 @@ reordering and HWC->CHW cost nothing extra.
 The :class:`Transform` returned with every frame is the exact affine map between
 source pixels and network pixels (continuous coordinates, pixel ``i`` covers
 ``[i, i+1)``), which is what postprocessing needs to put boxes back on the image.
+
+No scratch buffer is larger than the frame itself or twice the network input. A
+centre crop resizes the whole frame and crops it while that enlarged frame stays within
+twice the network input; beyond that (a tiny frame, or an extreme aspect ratio such as
+1x10000, whose short side scaled to 256 would make a 256 x 2.56M image of 655 MB) the
+crop window is sampled straight from the source with OpenCV's resize arithmetic
+(:class:`_CropSampler`), so the work and memory are bounded by the network input
+whatever the aspect ratio.
 """
 
 from __future__ import annotations
@@ -43,6 +51,9 @@ INTERPOLATIONS = ('linear', 'nearest', 'area')
 DTYPES = ('float32', 'float16')
 _SOURCE_COLORS = ('rgb', 'bgr', 'rgba', 'bgra', 'mono')
 _MAX_PLANS = 4  # source sizes kept warm at once; a camera rarely alternates between more
+# A centre crop enlarging the frame samples the crop window directly once the whole
+# enlarged frame would hold more pixels than this many network inputs.
+_MAX_ENLARGED_INPUTS = 2
 
 
 class PreprocessError(ValueError):
@@ -166,7 +177,9 @@ class Geometry(NamedTuple):
 
     The whole source is resized to ``resized_*``; the window at ``crop_*`` of size
     ``content_*`` is written to the network input at ``pad_*``; the rest of the input
-    (letterbox only) is ``pad_value``.
+    (letterbox only) is ``pad_value``. The resized image is the reference frame, not
+    always a buffer: where it would be large, only its crop window is computed
+    (``crops_before_resizing``), and the GPU kernel never builds it.
     """
 
     resized_width: int
@@ -226,10 +239,120 @@ def _into(result: np.ndarray, dst: np.ndarray) -> None:
         np.copyto(dst, result.reshape(dst.shape))
 
 
+def crops_before_resizing(spec: PreprocessSpec, g: Geometry) -> bool:
+    """
+    Tell whether a frame's crop window is sampled from the source instead of resized whole.
+
+    Only a centre crop can ask for an image larger than the network input, and only by
+    enlarging the frame on both axes (the scales of the two axes differ by less than one
+    pixel in the frame's size): that enlarged frame is never built once it would hold
+    more than ``_MAX_ENLARGED_INPUTS`` network inputs.
+    """
+    t = g.transform
+    return (spec.resize == 'center_crop' and t.scale_x >= 1.0 and t.scale_y >= 1.0
+            and g.resized_width * g.resized_height
+            > _MAX_ENLARGED_INPUTS * spec.width * spec.height)
+
+
+def _axis_taps(n_src: int, n_resized: int, start: int, count: int, interpolation: str
+               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """
+    Source taps (first, second, weight of second) of resized pixels ``start..start+count``.
+
+    The positions are those ``cv2.resize`` to ``n_resized`` pixels uses when it enlarges,
+    down to its double-precision scale (``1 / (dst / src)``) and float32 weights, because
+    its area rule jumps a whole pixel at exact multiples: half-pixel centres for linear,
+    OpenCV's area rule (a linear filter with shifted weights when enlarging), and
+    centre-aligned nearest in exact arithmetic (OpenCV's 16.16 fixed point drifts by
+    pixels in a million-pixel enlargement). Taps clamp at the edges.
+    """
+    inv_scale = n_resized / n_src
+    scale = 1.0 / inv_scale
+    x = np.arange(start, start + count, dtype=np.float64)
+    if interpolation == 'nearest':
+        first = np.floor((x + 0.5) * n_src / n_resized)
+        weight = np.zeros(count, np.float32)
+    elif interpolation == 'linear':
+        pos = (x + 0.5) * scale - 0.5
+        first = np.floor(pos)
+        weight = (pos - first).astype(np.float32)
+    else:
+        first = np.floor(x * scale)
+        frac = ((x + 1.0) - (first + 1.0) * inv_scale).astype(np.float32)
+        weight = np.where(frac <= 0, np.float32(0), frac - np.floor(frac)).astype(np.float32)
+    first_i = first.astype(np.int64)
+    edge = (first_i < 0) | (first_i >= n_src - 1)
+    weight[edge] = 0.0
+    first_i = np.clip(first_i, 0, n_src - 1)
+    second_i = np.minimum(first_i + 1, n_src - 1)
+    return first_i, second_i, weight
+
+
+class _CropSampler:
+    """
+    The centre-crop window of one source size, sampled without resizing the frame.
+
+    Separable: the rows the crop needs are interpolated along x at the crop's columns,
+    then along y at its rows, in float32, and rounded back to the source type, which is
+    what ``cv2.resize`` followed by the crop computes (within OpenCV's fixed-point
+    rounding). Every buffer is the size of the crop, or of its source window (at most
+    two pixels more, as the frame is enlarged).
+    """
+
+    __slots__ = ('rows', 'cols', 'x0', 'x1', 'wx', 'y0', 'y1', 'wy', 'window', 'across',
+                 'across2', 'down', 'down2', 'out', 'limit', 'mono')
+
+    def __init__(self, g: Geometry, interpolation: str, channels: int, dtype: np.dtype):
+        t = g.transform
+        w, h = t.src_width, t.src_height
+        ch, cw = g.content_height, g.content_width
+        x0, x1, wx = _axis_taps(w, g.resized_width, g.crop_x, cw, interpolation)
+        y0, y1, wy = _axis_taps(h, g.resized_height, g.crop_y, ch, interpolation)
+        self.cols = slice(int(x0.min()), int(x1.max()) + 1)
+        self.rows = slice(int(y0.min()), int(y1.max()) + 1)
+        self.x0, self.x1 = x0 - self.cols.start, x1 - self.cols.start
+        self.y0, self.y1 = y0 - self.rows.start, y1 - self.rows.start
+        win_h, win_w = self.rows.stop - self.rows.start, self.cols.stop - self.cols.start
+        # weights spelled out to the buffers' shapes: a broadcast operand makes NumPy
+        # stage it through a 32 KB scratch buffer on every call
+        self.wx = np.ascontiguousarray(np.broadcast_to(wx.reshape(1, cw, 1),
+                                                       (win_h, cw, channels)))
+        self.wy = np.ascontiguousarray(np.broadcast_to(wy.reshape(ch, 1, 1),
+                                                       (ch, cw, channels)))
+        self.window = np.empty((win_h, win_w, channels), np.float32)
+        self.across = np.empty((win_h, cw, channels), np.float32)
+        self.across2 = np.empty_like(self.across)
+        self.down = np.empty((ch, cw, channels), np.float32)
+        self.down2 = np.empty_like(self.down)
+        self.out = np.empty((ch, cw, channels), dtype)
+        self.limit = float(np.iinfo(dtype).max)
+        self.mono = channels == 1
+
+    def sample(self, array: np.ndarray) -> np.ndarray:
+        """Return the crop of ``array`` (HxWxC), HxW for one channel like the resize path."""
+        np.copyto(self.window, array[self.rows, self.cols])
+        a, b = self.across, self.across2
+        np.take(self.window, self.x0, axis=1, out=a, mode='clip')
+        np.take(self.window, self.x1, axis=1, out=b, mode='clip')
+        np.subtract(b, a, out=b)
+        np.multiply(b, self.wx, out=b)
+        np.add(a, b, out=a)
+        c, d = self.down, self.down2
+        np.take(a, self.y0, axis=0, out=c, mode='clip')
+        np.take(a, self.y1, axis=0, out=d, mode='clip')
+        np.subtract(d, c, out=d)
+        np.multiply(d, self.wy, out=d)
+        np.add(c, d, out=c)
+        np.rint(c, out=c)
+        np.clip(c, 0.0, self.limit, out=c)
+        np.copyto(self.out, c, casting='unsafe')
+        return self.out[:, :, 0] if self.mono else self.out
+
+
 class _Plan:
     """Geometry and scratch buffers for one source size/format."""
 
-    __slots__ = ('geometry', 'resized', 'mono8', 'color3', 'planes', 'src_index',
+    __slots__ = ('geometry', 'resized', 'sampler', 'mono8', 'color3', 'planes', 'src_index',
                  'convert_code')
 
     def __init__(self, spec: PreprocessSpec, cv2, h: int, w: int, channels: int,
@@ -240,7 +363,12 @@ class _Plan:
         if channels > 1:
             resize_shape += (channels,)
         same = (g.resized_width, g.resized_height) == (w, h)
-        self.resized = None if same else np.empty(resize_shape, dtype)
+        self.sampler: Optional[_CropSampler] = None
+        self.resized: Optional[np.ndarray] = None
+        if crops_before_resizing(spec, g):
+            self.sampler = _CropSampler(g, spec.interpolation, channels, dtype)
+        elif not same:
+            self.resized = np.empty(resize_shape, dtype)
         content = (g.content_height, g.content_width)
         self.mono8 = np.empty(content, np.uint8) if dtype == np.uint16 else None
         self.color3: Optional[np.ndarray] = None
@@ -371,12 +499,16 @@ class Preprocessor:
         h, w, channels = array.shape
         plan = self._plan_for(h, w, channels, array.dtype, color)
         g = plan.geometry
-        src = array[:, :, 0] if channels == 1 else array
-        if plan.resized is not None:
-            _into(cv2.resize(src, (g.resized_width, g.resized_height), dst=plan.resized,
-                             interpolation=self._interp), plan.resized)
-            src = plan.resized
-        src = src[g.crop_y:g.crop_y + g.content_height, g.crop_x:g.crop_x + g.content_width]
+        if plan.sampler is not None:
+            src = plan.sampler.sample(array)
+        else:
+            src = array[:, :, 0] if channels == 1 else array
+            if plan.resized is not None:
+                _into(cv2.resize(src, (g.resized_width, g.resized_height), dst=plan.resized,
+                                 interpolation=self._interp), plan.resized)
+                src = plan.resized
+            src = src[g.crop_y:g.crop_y + g.content_height,
+                      g.crop_x:g.crop_x + g.content_width]
         if plan.mono8 is not None:
             _into(cv2.convertScaleAbs(src, dst=plan.mono8, alpha=255.0 / 65535.0), plan.mono8)
             src = plan.mono8

@@ -274,6 +274,24 @@ def correctness(api: CudaApi, photos: Dict[str, np.ndarray]) -> Dict[str, Any]:
                       'row_pitch': int(img.strides[0]), 'max_abs_err': err,
                       'rel_l2_err': float(np.linalg.norm(got - ref) / np.linalg.norm(ref)),
                       'all_written': bool(np.isfinite(got).all()), 'ok': err <= TOL_F32})
+        # extreme aspect ratios (issue 25): a centre crop reads a few pixels far into the
+        # frame; only that window is uploaded and the kernel's coordinates start there
+        for (h, w), encoding in (((1, 2500), 'mono8'), ((1, 10000), 'mono8'),
+                                 ((2, 10000), 'bgr8'), ((100000, 1), 'mono8'),
+                                 ((1, 100000), 'mono8'), ((1, 1000000), 'bgr8')):
+            img = rng.integers(0, 256, (h, w, ENCODINGS[encoding][0]), dtype=np.uint8)
+            geo = plan_geometry(w, h, 224, 224, 'center_crop', 0.875)
+            got = gpu_output(pres[False], bench, img, encoding, geo, 'rgb', 3, dst, host)
+            ref = reference_preprocess(img, encoding, geo, IMAGENET, 'rgb', 3)
+            err = float(np.abs(got - ref).max())
+            cases.append({'photo': f'noise_{w}x{h}', 'encoding': encoding, 'mode': 'center_crop',
+                          'dtype': 'float32', 'net_order': 'rgb', 'dst': '224x224',
+                          'row_pitch': int(img.strides[0]), 'max_abs_err': err,
+                          'rel_l2_err': float(np.linalg.norm(got - ref) / np.linalg.norm(ref)),
+                          'all_written': bool(np.isfinite(got).all()),
+                          'vs_cpu_preprocessor_max_lsb': cpu_pipeline_lsb(
+                              img, encoding, geo, 'center_crop', 0.875, 'rgb', got),
+                          'ok': err <= TOL_F32})
         # a call from a worker thread (rclpy MultiThreadedExecutor does this)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             img = encode(photos['coffee_1920x1080'], 'bgr8', 0, rng)

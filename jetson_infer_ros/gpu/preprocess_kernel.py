@@ -26,6 +26,11 @@ The geometry is an affine map ``net = src * scale + offset`` per axis (the same
 ``Transform`` the CPU preprocessor returns) plus the rectangle of the network image the
 picture covers (outside it: the pad value). Sampling is bilinear with half-pixel
 centres and clamped edges, i.e. ``cv2.resize(INTER_LINEAR)`` semantics.
+
+Only the source window the taps can reach is uploaded, and the kernel's coordinates
+are relative to it (``Geometry.window`` / ``Geometry.within``): a centre crop of a
+1x1,000,000 frame reads two pixels half a million pixels in, where float32 positions
+are 1/32 px apart, so full-frame coordinates would put the taps in the wrong place.
 ``reference_preprocess`` is the same arithmetic in float64 NumPy: the kernel is checked
 against it on the GPU, and it is checked against ``jetson_infer_ros.preprocess`` in CI.
 """
@@ -158,6 +163,33 @@ class Geometry:
         ax = 1.0 / self.scale_x
         ay = 1.0 / self.scale_y
         return (ax, (0.5 - self.offset_x) * ax - 0.5, ay, (0.5 - self.offset_y) * ay - 0.5)
+
+    def window(self) -> Tuple[int, int, int, int]:
+        """
+        (x0, y0, x1, y1): the source pixels the bilinear taps inside ``box`` can read.
+
+        One pixel of margin on each side absorbs the kernel's float32 rounding of a
+        position onto the neighbouring pixel; clamped to the image.
+        """
+        ax, bx, ay, by = self.sampling()
+        bx0, by0, bx1, by1 = self.box
+        if bx1 <= bx0 or by1 <= by0:
+            return (0, 0, 1, 1)
+        x_lo = math.floor(bx0 * ax + bx) - 1
+        x_hi = math.floor((bx1 - 1) * ax + bx) + 2
+        y_lo = math.floor(by0 * ay + by) - 1
+        y_hi = math.floor((by1 - 1) * ay + by) + 2
+        x0 = min(max(x_lo, 0), self.src_w - 1)
+        y0 = min(max(y_lo, 0), self.src_h - 1)
+        return (x0, y0, min(max(x_hi, x0), self.src_w - 1) + 1,
+                min(max(y_hi, y0), self.src_h - 1) + 1)
+
+    def within(self, x0: int, y0: int, x1: int, y1: int) -> 'Geometry':
+        """Return the same mapping for the sub-image ``[y0:y1, x0:x1]`` of the source."""
+        return dataclasses.replace(
+            self, src_w=int(x1 - x0), src_h=int(y1 - y0),
+            offset_x=self.offset_x + x0 * self.scale_x,
+            offset_y=self.offset_y + y0 * self.scale_y)
 
 
 def plan_geometry(src_w: int, src_h: int, dst_w: int, dst_h: int, mode: str,
@@ -342,20 +374,27 @@ class GpuPreprocessor:
         self._device = self.api.malloc(capacity)
         self._capacity = capacity
 
-    def upload(self, image: np.ndarray, encoding: str, stream: int) -> Tuple[int, int, int, int]:
-        """Stage and upload ``image``; returns (device ptr, width, height, pitch)."""
+    def upload(self, image: np.ndarray, encoding: str, stream: int, pack: bool = False
+               ) -> Tuple[int, int, int, int]:
+        """
+        Stage and upload ``image``; returns (device ptr, width, height, pitch).
+
+        The image's own row pitch is kept, unless ``pack``: a window of a larger frame
+        has its rows a whole frame's pitch apart, and is staged row after row.
+        """
         w, h, channels, pitch = _check_image(image, encoding)
-        nbytes = pitch * (h - 1) + w * channels
+        row = w * channels
+        staged = row if pack else pitch
+        nbytes = staged * (h - 1) + row
         self._reserve(nbytes)
         host = self._host
         assert host is not None
         flat = host.view(np.uint8, (self._capacity,))
-        rows = flat[:pitch * h].reshape(h, pitch)[:, :w * channels]
-        np.copyto(rows, image.reshape(h, w * channels) if image.strides[0] == w * channels
-                  else np.lib.stride_tricks.as_strided(
-                      image, shape=(h, w * channels), strides=(pitch, 1)))
+        as_strided = np.lib.stride_tricks.as_strided
+        np.copyto(as_strided(flat, shape=(h, row), strides=(staged, 1)),
+                  as_strided(image, shape=(h, row), strides=(pitch, 1)))
         self.api.memcpy_htod_async(self._device, host.ptr, nbytes, stream)
-        return self._device, w, h, pitch
+        return self._device, w, h, staged
 
     def launch(self, src_ptr: int, w: int, h: int, pitch: int, encoding: str, dst_ptr: int,
                geometry: Geometry, norm: Normalization, network_order: str = 'rgb',
@@ -367,6 +406,10 @@ class GpuPreprocessor:
                 f'image is {w}x{h}')
         channels = ENCODINGS[encoding][0] if encoding in ENCODINGS else 0
         chs = source_channels(encoding, network_order, out_channels)
+        x0, y0, x1, y1 = geometry.window()
+        if (x0, y0, x1, y1) != (0, 0, w, h):   # kernel coordinates relative to the window
+            src_ptr += y0 * pitch + x0 * channels
+            w, h, geometry = x1 - x0, y1 - y0, geometry.within(x0, y0, x1, y1)
         args = kernel_args(src_ptr, w, h, pitch, channels, dst_ptr, geometry, norm, chs,
                            out_channels)
         grid = ((geometry.dst_w + BLOCK[0] - 1) // BLOCK[0],
@@ -376,10 +419,16 @@ class GpuPreprocessor:
     def run(self, image: np.ndarray, encoding: str, dst_ptr: int, geometry: Geometry,
             norm: Normalization, network_order: str = 'rgb', out_channels: int = 3,
             stream: int = 0) -> None:
-        """Upload ``image`` and write the normalised NCHW planes at ``dst_ptr``."""
-        src, w, h, pitch = self.upload(image, encoding, stream)
-        self.launch(src, w, h, pitch, encoding, dst_ptr, geometry, norm, network_order,
-                    out_channels, stream)
+        """Upload the part of ``image`` the kernel reads; write NCHW planes at ``dst_ptr``."""
+        if (geometry.src_w, geometry.src_h) != tuple(image.shape[1::-1]):
+            raise PreprocessKernelError(
+                f'geometry was planned for {geometry.src_w}x{geometry.src_h}, '
+                f'image is {image.shape[1]}x{image.shape[0]}')
+        x0, y0, x1, y1 = geometry.window()
+        whole = (x0, y0, x1, y1) == (0, 0, geometry.src_w, geometry.src_h)
+        src, w, h, pitch = self.upload(image[y0:y1, x0:x1], encoding, stream, pack=not whole)
+        self.launch(src, w, h, pitch, encoding, dst_ptr, geometry.within(x0, y0, x1, y1),
+                    norm, network_order, out_channels, stream)
 
     def _free_staging(self) -> None:
         if self._host is not None:

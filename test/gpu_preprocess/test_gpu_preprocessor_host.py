@@ -62,6 +62,51 @@ def test_run_writes_the_reference_into_the_device_pointer(half, encoding, mode):
     pre.close()
 
 
+@pytest.mark.parametrize('shape, encoding', [((1, 1_000_000), 'bgr8'), ((600_000, 2), 'mono8'),
+                                             ((2, 10000), 'rgb8')])
+def test_extreme_aspect_uploads_the_window_and_samples_it_exactly(shape, encoding):
+    """
+    A centre crop of a 1x1,000,000 frame reads two pixels half a million pixels in.
+
+    In full-frame coordinates the kernel's float32 positions there are 1/32 px apart and
+    its taps land in the wrong place (the emulation reads the packed float32 arguments as
+    the GPU does); relative to the uploaded window they are exact. Only the window is
+    staged: the smallest staging block, not the 3 MB frame.
+    """
+    rng = np.random.default_rng(2)
+    channels = pk.ENCODINGS[encoding][0]
+    img = rng.integers(0, 256, shape + (channels,), dtype=np.uint8)
+    api = FakeCudaApi()
+    pre = pk.GpuPreprocessor(api)
+    geo = pk.plan_geometry(shape[1], shape[0], 224, 224, 'center_crop')
+    nbytes = 3 * 224 * 224 * 4
+    dst = api.malloc(nbytes)
+    host = api.malloc_host(nbytes)
+    pre.run(img, encoding, dst, geo, NORM, 'rgb', 3, stream=0)
+    api.memcpy_dtoh_async(host.ptr, dst, nbytes, 0)
+    got = host.view(np.float32, (3, 224, 224)).astype(np.float64)
+    ref = pk.reference_preprocess(img, encoding, geo, NORM, 'rgb', 3)
+    assert np.abs(got - ref).max() < 1e-4
+    assert pre._capacity == 1 << 20
+    pre.close()
+
+
+def test_window_covers_every_tap_and_keeps_the_mapping():
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        sw, sh = int(rng.integers(1, 3000)), int(rng.integers(1, 3000))
+        dw, dh = int(rng.integers(1, 300)), int(rng.integers(1, 300))
+        mode = pk.RESIZE_MODES[int(rng.integers(0, 3))]
+        geo = pk.plan_geometry(sw, sh, dw, dh, mode)
+        x0, y0, x1, y1 = geo.window()
+        assert 0 <= x0 < x1 <= sw and 0 <= y0 < y1 <= sh
+        img = rng.integers(0, 256, (sh, sw, 1), dtype=np.uint8)
+        full = pk.reference_preprocess(img, 'mono8', geo, NORM, 'rgb', 1)
+        part = pk.reference_preprocess(np.ascontiguousarray(img[y0:y1, x0:x1]), 'mono8',
+                                       geo.within(x0, y0, x1, y1), NORM, 'rgb', 1)
+        assert np.abs(full - part).max() < 1e-6, (sw, sh, dw, dh, mode)
+
+
 def test_staging_grows_and_launch_checks_geometry():
     api = FakeCudaApi()
     pre = pk.GpuPreprocessor(api)

@@ -315,6 +315,8 @@ def test_steady_state_allocates_nothing():
          _picture(480, 640, 'mono')),
         (PreprocessSpec(224, 224, layout='NHWC', color='bgr'),
          Picture(np.full((480, 640, 1), 4000, np.uint16), 'mono')),
+        (PreprocessSpec(224, 224, resize='center_crop', interpolation='area'),  # crop sampled
+         _picture(2, 10000, 'bgr')),
     ]
     for spec, picture in cases:
         pre = Preprocessor(spec)
@@ -331,6 +333,78 @@ def test_steady_state_allocates_nothing():
             tracemalloc.stop()
         assert after - before < 2048, (spec, after - before)
         assert peak - before < 16384, (spec, peak - before)
+
+
+# --- extreme aspect ratios -------------------------------------------------------------
+
+EXTREME = [((1, 2500), 'mono'), ((1, 10000), 'mono'), ((2, 10000), 'bgr'),
+           ((100000, 1), 'mono'), ((1, 100000), 'mono'), ((3, 7001), 'rgba')]
+
+
+@pytest.mark.parametrize('shape, color', EXTREME)
+def test_extreme_aspect_centre_crop_costs_what_the_network_input_costs(shape, color):
+    """
+    A 1x10000 frame resized whole to a short side of 256 was a 655 MB buffer (issue 25).
+
+    Byte counts from tracemalloc (NumPy reports its buffers to it), first frame included,
+    so the plan's scratch buffers count: the bound is the network input's own size with
+    room to spare, far below one whole-frame resize of any of these (>= 160 MB). The
+    values are the kernel reference's (an independent float64 bilinear sampler of the
+    same Transform), within OpenCV's rounding of one 8-bit step.
+    """
+    import tracemalloc
+    from jetson_infer_ros.gpu import preprocess_kernel as pk
+    spec = PreprocessSpec(224, 224, resize='center_crop', mean=(127,) * 3, std=(128,) * 3)
+    picture = _picture(shape[0], shape[1], color, seed=3)
+    out = spec.allocate()
+    pre = Preprocessor(spec)
+    tracemalloc.start()
+    try:
+        transform = pre.run(picture, out)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * out.nbytes, peak           # out is 602 KB
+    g = pk.plan_geometry(shape[1], shape[0], 224, 224, 'center_crop', spec.crop_fraction)
+    assert (g.scale_x, g.offset_x) == (transform.scale_x, transform.offset_x)
+    rgb = cv2.cvtColor(picture.array, {'mono': cv2.COLOR_GRAY2RGB, 'bgr': cv2.COLOR_BGR2RGB,
+                                       'rgba': cv2.COLOR_RGBA2RGB}[color])
+    norm = pk.Normalization(spec.mean, spec.std)
+    ref = pk.reference_preprocess(np.ascontiguousarray(rgb), 'rgb8', g, norm)
+    assert np.abs(out - ref).max() * 128 <= 1.0 + 1e-3
+
+
+@pytest.mark.parametrize('interpolation', ['linear', 'area', 'nearest'])
+def test_sampled_crop_is_the_crop_of_the_whole_resized_frame(interpolation, monkeypatch):
+    """The crop-first path against the resize-then-crop path it replaces, where both fit."""
+    from jetson_infer_ros import preprocess
+    rng = np.random.default_rng(11)
+    checked = 0
+    while checked < 40:
+        h, w = int(rng.integers(1, 12)), int(rng.integers(12, 400))
+        if rng.random() < 0.5:
+            h, w = w, h
+        net = (int(rng.integers(8, 64)), int(rng.integers(8, 64)))
+        spec = PreprocessSpec(net[0], net[1], resize='center_crop', interpolation=interpolation,
+                              crop_fraction=float(rng.uniform(0.5, 1.0)), std=(1, 1, 1))
+        if not preprocess.crops_before_resizing(spec, plan_geometry(spec, w, h)):
+            continue
+        picture = _picture(h, w, 'rgb', seed=checked)
+        sampled = spec.allocate()
+        Preprocessor(spec).run(picture, sampled)
+        with monkeypatch.context() as m:
+            m.setattr(preprocess, '_MAX_ENLARGED_INPUTS', 10 ** 12)
+            whole = spec.allocate()
+            Preprocessor(spec).run(picture, whole)
+        if interpolation == 'nearest':
+            # OpenCV's 16.16 fixed point drifts on large enlargements; the sampled path is
+            # exact, so the two may differ at a few column or row borders only
+            assert np.mean(sampled != whole) < 0.25
+            candidates, tolerance = reference(picture.array, 'rgb', spec, 'nearest')
+            assert_matches_reference(sampled, candidates, tolerance, 'float32')
+        else:
+            assert np.abs(sampled - whole).max() <= 1.0    # OpenCV's uint8 rounding
+        checked += 1
 
 
 # --- refusals ---------------------------------------------------------------------------
