@@ -402,7 +402,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
             msg_type, self._input.resolve(topic), callback, self._input_qos(cfg),
             callback_group=TakeGate(functools.partial(self._may_take, cam)) if gated else None,
             event_callbacks=SubscriptionEventCallbacks(message_lost=on_lost),
-            raw=bool(cfg.zero_copy_input))
+            raw=True)    # the message path too: malformed samples are counted (raw_image.py)
         taking = ('every frame in order' if cfg.lossless else
                   'the newest frame when the worker is free' if gated else
                   'every frame, the newest kept (this rclpy gives no MessageInfo)')

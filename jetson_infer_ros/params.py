@@ -202,7 +202,8 @@ PARAMETERS: Tuple[Param, ...] = (
           'raw: sensor_msgs/Image on `image`; compressed: sensor_msgs/CompressedImage on '
           '`image/compressed`.', choices=('raw', 'compressed'), group='input'),
     Param('zero_copy_input', BOOL, True,
-          'Read images straight from the serialized CDR bytes (no Python message).',
+          'Read images straight from the serialized CDR bytes (no Python message); false '
+          'builds the message from the same bytes after the same checks.',
           group='input'),
     Param('qos_reliability', STRING, 'best_effort', 'Input subscription reliability.',
           choices=('best_effort', 'reliable'), group='input'),

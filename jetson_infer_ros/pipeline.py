@@ -275,8 +275,17 @@ class InferencePipeline:
     # ------------------------------------------------------------------ per frame
     def convert(self, payload: Any, raw: bool, compressed: bool
                 ) -> Tuple[Tuple[int, int, str], Picture]:
-        """(stamp sec, nanosec, frame_id) and a Picture from CDR bytes or a message."""
+        """
+        (stamp sec, nanosec, frame_id) and a Picture from CDR bytes or a message.
+
+        ``raw`` reads the pixels straight from the bytes; otherwise bytes become a
+        message after the same checks (raw_image.checked_message), so both paths count
+        a malformed sample under the same reason.
+        """
         limit = int(self.cfg.max_image_pixels)
+        if not raw and isinstance(payload, (bytes, bytearray, memoryview)):
+            from jetson_infer_ros.raw_image import checked_message
+            payload = checked_message(payload, compressed)
         if raw:
             from jetson_infer_ros.raw_image import parse_compressed_image, parse_image
             if compressed:

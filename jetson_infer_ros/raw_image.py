@@ -39,6 +39,16 @@ Errors are :class:`~jetson_infer_ros.image_convert.ImageFormatError` with ``reas
 
 Strings are decoded as UTF-8 with invalid bytes replaced, so an odd ``frame_id`` never
 drops a frame.
+
+:func:`checked_message` is the message path (``zero_copy_input: false``) built on the
+same checks. rclpy's own take hands over only what the middleware could deserialize:
+a truncated or length-forged sample vanished there uncounted (the middleware logs
+"sequence size exceeds remaining buffer" and the take returns nothing), and what it
+did decode it decoded leniently: an unknown encapsulation id such as ``00 07`` read as
+CDR, a string without its NUL accepted, one with bytes after an inner NUL
+(``bgr8<NUL>junk``) cut at that NUL, and all three answered as valid frames. Taking
+the serialized bytes and checking them here first gives the two paths the same
+verdict, under the same reason, for every sample.
 """
 
 from __future__ import annotations
@@ -179,6 +189,37 @@ def parse_image(buffer) -> RawImage:
     step = cur.u32('step')
     data = cur.octets('data')
     return RawImage(sec, nanosec, frame_id, height, width, encoding, is_bigendian, step, data)
+
+
+def checked_message(buffer, compressed: bool = False):
+    """
+    Return the ``sensor_msgs`` message in ``buffer`` after the raw path's checks.
+
+    Raises ImageFormatError with the reason the raw path gives; a string the
+    deserializer would cut at an inner NUL is refused too (``bad_encoding`` for an
+    Image encoding, ``bad_format`` for a CompressedImage format, as the raw path's
+    lookup of the whole string refuses them), and anything the deserializer still
+    rejects is ``bad_format``.
+    """
+    from rclpy.serialization import deserialize_message
+    if compressed:
+        from sensor_msgs.msg import CompressedImage
+        raw: object = parse_compressed_image(buffer)
+        msg_type: type = CompressedImage
+        field, reason = 'format', 'bad_format'
+    else:
+        from sensor_msgs.msg import Image
+        raw = parse_image(buffer)
+        msg_type, field, reason = Image, 'encoding', 'bad_encoding'
+    try:
+        msg = deserialize_message(bytes(as_byte_view(buffer)), msg_type)
+    except Exception as exc:  # noqa: B902 - rclpy raises its own RMWError type
+        raise ImageFormatError('bad_format', 'the middleware cannot deserialize this %s: %s'
+                               % (msg_type.__name__, str(exc).strip()[:200])) from None
+    if getattr(msg, field) != getattr(raw, field):
+        raise ImageFormatError(reason, '%s %r has a NUL inside it'
+                               % (field, getattr(raw, field)))
+    return msg
 
 
 def parse_compressed_image(buffer) -> RawCompressedImage:

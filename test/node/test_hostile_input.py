@@ -32,8 +32,9 @@ def _status(lis):
     return diags[-1]['status'][0] if diags else {'values': {}, 'message': ''}
 
 
-def _fuzz(node_runner, listener, processes, ros_env, tmp_path, count, compressed, rate):
-    overrides = {'lossless': True, 'lossless_queue_size': 5000}
+def _fuzz(node_runner, listener, processes, ros_env, tmp_path, count, compressed, rate,
+          extra=(), overrides=None):
+    overrides = dict({'lossless': True, 'lossless_queue_size': 5000}, **(overrides or {}))
     if compressed:
         overrides['input_type'] = 'compressed'
     node = node_runner('infer.yaml', overrides)
@@ -41,7 +42,7 @@ def _fuzz(node_runner, listener, processes, ros_env, tmp_path, count, compressed
     summary = tmp_path / 'fuzz.json'
     args = ['-m', 'jetson_infer_ros.testing.fuzz_publisher', '--count', str(count),
             '--rate', str(rate), '--summary', str(summary)] + \
-        (['--compressed'] if compressed else [])
+        (['--compressed'] if compressed else []) + list(extra)
     fuzz = processes.python(args, 'fuzz', env=ros_env)
     assert wait_for(lambda: fuzz.poll() is not None, count / rate + 120), processes.output(fuzz)
     assert fuzz.returncode == 0, processes.output(fuzz)
@@ -75,6 +76,22 @@ def test_fuzz_10000_raw_frames(node_runner, listener, processes, ros_env, tmp_pa
     assert len(summary['kinds']) == 9, summary     # valid + all 8 kinds of damage
     # rate-limited: one line per reason per 5 s window, not one per bad frame
     assert len(log_lines) < 0.02 * (10000 - expected['ok']), len(log_lines)
+
+
+@pytest.mark.parametrize('zero_copy', [True, False])
+def test_malformed_wire_bytes_are_counted_alike_on_both_paths(zero_copy, node_runner, listener,
+                                                              processes, ros_env, tmp_path):
+    """
+    Hand-written CDR: unknown encapsulations, strings without or with an inner NUL, cuts.
+
+    With zero_copy_input false rclpy used to hand over only what the middleware could
+    deserialize (most of these vanished uncounted) and answered `00 07`, `bgr8` without
+    its NUL and `bgr8<NUL>junk` as valid frames (issue 25 item 6).
+    """
+    _log, summary = _fuzz(node_runner, listener, processes, ros_env, tmp_path, count=400,
+                          compressed=False, rate=150, extra=['--wire', '--valid-share', '0.2'],
+                          overrides={'zero_copy_input': zero_copy})
+    assert {'bad_format', 'bad_encoding', 'truncated', 'ok'} <= set(summary['expected'])
 
 
 def test_fuzz_compressed_frames(node_runner, listener, processes, ros_env, tmp_path):
