@@ -129,7 +129,7 @@ class PublisherSequences:
         if seq is None:
             return self._stop('the middleware gives no publisher sequence numbers')
         if gid:
-            key = _publisher_key(gid)
+            key = publisher_key(gid)
         elif publishers is not None and publishers() <= 1:   # 0: it just left
             key = _SOLE_PUBLISHER
         else:
@@ -153,7 +153,8 @@ class PublisherSequences:
 _SOLE_PUBLISHER = ('sole publisher',)   # the key while one publisher has no id
 
 
-def _publisher_key(gid: Any) -> Hashable:
+def publisher_key(gid: Any) -> Hashable:
+    """Return a hashable key for a MessageInfo ``publisher_gid``."""
     if isinstance(gid, Mapping):
         return (gid.get('implementation_identifier'), bytes(gid.get('data') or b''))
     if isinstance(gid, (bytes, bytearray, memoryview)):

@@ -54,9 +54,10 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from jetson_infer_ros import diagnostics as diag
+from jetson_infer_ros import input_qos
 from jetson_infer_ros import lifecycle_bond
 from jetson_infer_ros import messages
 from jetson_infer_ros import param_sources
@@ -65,7 +66,8 @@ from jetson_infer_ros import shutdown
 from jetson_infer_ros.batching import BatchCollector
 from jetson_infer_ros.config import DEFAULT_NODE_NAME, InferConfig
 from jetson_infer_ros.image_convert import ImageFormatError
-from jetson_infer_ros.input_gate import message_info_supported, PublisherSequences, TakeGate
+from jetson_infer_ros.input_gate import PublisherSequences, TakeGate
+from jetson_infer_ros.stall_watch import StallGuard
 from jetson_infer_ros.stats import PipelineStats, RateMeter, StageTimer
 from jetson_infer_ros.transition_guard import refuse_invalid_transitions
 from jetson_infer_ros.transport_watch import TransportWatch
@@ -121,6 +123,7 @@ class Camera:
         self.in_rate, self.out_rate = RateMeter(), RateMeter()
         self.transport = TransportWatch()
         self.sequences = PublisherSequences()
+        self.stall: Optional[StallGuard] = None      # reliable input only (stall_watch.py)
 
     def out_topic(self, name: str) -> str:
         return f'{self.out_ns}/{name}' if self.out_ns else name
@@ -362,16 +365,6 @@ class InferenceNode(LifecycleNodeMixin, Node):
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._pub_labels = self.create_lifecycle_publisher(LabelInfo, 'label_info', latched)
 
-    def _input_qos(self, cfg: InferConfig) -> QoSProfile:
-        if cfg.lossless:
-            # keep-all + reliable: a publisher that outruns the node is pushed back by
-            # the middleware instead of having its samples overwritten unread.
-            return QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=cfg.lossless_queue_size,
-                              reliability=ReliabilityPolicy.RELIABLE)
-        rel = (ReliabilityPolicy.RELIABLE if cfg.qos_reliability == 'reliable'
-               else ReliabilityPolicy.BEST_EFFORT)
-        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=cfg.qos_depth, reliability=rel)
-
     def _subscribe(self, cam: Camera, cfg: InferConfig) -> None:
         from sensor_msgs.msg import CompressedImage, Image
         cam.transport.disabled = bool(cfg.lossless)
@@ -388,7 +381,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
             cam.sequences.note_lost(change)
 
         cam.sequences = PublisherSequences()   # frames sent while inactive are no gap
-        gated = _takes_when_ready(cfg)
+        gated = input_qos.takes_when_ready(cfg)
 
         def with_info(payload: Any, info: Any, cam: Camera = cam) -> None:
             self._on_image(cam, payload, info)
@@ -398,11 +391,24 @@ class InferenceNode(LifecycleNodeMixin, Node):
 
         # rclpy hands MessageInfo to a callback that takes two arguments
         callback: Callable[..., None] = with_info if gated else message_only
-        cam.sub = self._input.node.create_subscription(
-            msg_type, self._input.resolve(topic), callback, self._input_qos(cfg),
-            callback_group=TakeGate(functools.partial(self._may_take, cam)) if gated else None,
-            event_callbacks=SubscriptionEventCallbacks(message_lost=on_lost),
-            raw=True)    # the message path too: malformed samples are counted (raw_image.py)
+        resolved = self._input.resolve(topic)   # the input node has no remaps of its own
+
+        def create() -> Any:
+            return self._input.node.create_subscription(
+                msg_type, resolved, callback, input_qos.input_qos(cfg),
+                callback_group=TakeGate(functools.partial(self._may_take, cam))
+                if gated else None,
+                event_callbacks=SubscriptionEventCallbacks(message_lost=on_lost),
+                raw=True)    # the message path too: malformed samples are counted (raw_image)
+
+        cam.sub = create()
+        if gated and input_qos.is_reliable(cfg):
+            cam.stall = StallGuard(self._input.node, msg_type, resolved,
+                                   functools.partial(self._may_take, cam),
+                                   functools.partial(self._resubscribe, cam, create),
+                                   functools.partial(self._count_lost, cam),
+                                   lambda text, cam=cam: self.get_logger().warning(
+                                       f'{cam.topic}: {text}'))
         taking = ('every frame in order' if cfg.lossless else
                   'the newest frame when the worker is free' if gated else
                   'every frame, the newest kept (this rclpy gives no MessageInfo)')
@@ -414,9 +420,23 @@ class InferenceNode(LifecycleNodeMixin, Node):
 
     def _unsubscribe(self) -> None:
         for cam in self.cameras:
+            if cam.stall is not None:
+                cam.stall.close()
+                cam.stall = None
             if cam.sub is not None:
                 self._input.node.destroy_subscription(cam.sub)
                 cam.sub = None
+
+    def _resubscribe(self, cam: Camera, create: Callable[[], Any]) -> None:
+        """Replace a camera subscription the middleware stopped feeding (stall_watch.py)."""
+        if cam.sub is not None:
+            self._input.node.destroy_subscription(cam.sub)
+        cam.sub = create()
+
+    def _count_lost(self, cam: Camera, count: int) -> None:
+        if count:
+            self.stats.count_lost(count)
+            cam.stats.count_lost(count)
 
     def _start_worker(self, cfg: InferConfig) -> None:
         self._collector = BatchCollector(
@@ -424,7 +444,8 @@ class InferenceNode(LifecycleNodeMixin, Node):
             lossless=cfg.lossless, queue_size=cfg.lossless_queue_size,
             on_drop=self._count_drop)
         self._worker = threading.Thread(target=self._worker_loop,
-                                        args=(self._collector, _takes_when_ready(cfg)),
+                                        args=(self._collector,
+                                              input_qos.takes_when_ready(cfg), cfg.lossless),
                                         name='jetson_infer_worker', daemon=True)
         self._worker.start()
 
@@ -450,18 +471,26 @@ class InferenceNode(LifecycleNodeMixin, Node):
         if not cam.sequences.counting:
             return True       # frames left in the middleware could not be counted
         collector = self._collector
-        return not self._worker_busy and (collector is None or
-                                          collector.pending(cam.index) == 0)
+        if collector is None:
+            return True
+        if collector.lossless:   # one frame ready behind the one in service
+            return collector.pending(cam.index) == 0
+        return not self._worker_busy and collector.pending(cam.index) == 0
 
     def _on_image(self, cam: Camera, payload: Any, info: Any = None) -> None:
         """Subscription callback: stamp arrival, hand over, return at once."""
+        if info is not None and cam.stall is not None:
+            lost, claimed = cam.stall.watch.on_delivered(info)
+            self._count_lost(cam, lost)      # sent while the subscription was re-created
+            cam.sequences.note_lost(claimed)
         if info is not None and cam.sequences.counting:
             sub = cam.sub
             skipped = cam.sequences.skipped(info, sub.get_publisher_count if sub else None)
             if skipped:       # replaced in the middleware's history while we were busy
                 self.stats.count_received(skipped, taken=False)
                 cam.stats.count_received(skipped, taken=False)
-                self._count_drop(cam.index, 'stale', None, skipped)
+                reason = input_qos.skipped_reason(self.cfg) if self.cfg is not None else 'stale'
+                self._count_drop(cam.index, reason, None, skipped)
             elif not cam.sequences.counting:
                 self.get_logger().warning(
                     f'{cam.topic}: {cam.sequences.why_not}, so frames left unread could '
@@ -474,12 +503,14 @@ class InferenceNode(LifecycleNodeMixin, Node):
             return
         collector.put(cam.index, Frame(payload, time.perf_counter()))
 
-    def _worker_loop(self, collector: BatchCollector, gated: bool) -> None:
+    def _worker_loop(self, collector: BatchCollector, gated: bool, lossless: bool) -> None:
         """Run batches until deactivated, then drain what is still pending."""
         while True:
             batch = collector.collect(timeout=0.1)
             if batch:
                 self._worker_busy = True
+                if gated and lossless:    # room for the next frame while this one runs
+                    self._wake_input()
                 try:
                     self._process(batch)
                 finally:
@@ -603,6 +634,11 @@ class InferenceNode(LifecycleNodeMixin, Node):
                 self.get_logger().warning(f'{cam.topic}: {text}')
             if cam.transport.warned:
                 notes.append(f'{cam.topic}: {cam.transport.warned}')
+            if cam.stall is not None:
+                info['input_stalls'] = info.get('input_stalls', 0) + cam.stall.watch.stalls
+                stalled = cam.stall.watch.warning(now)
+                if stalled:
+                    notes.append(f'{cam.topic}: {stalled}')
         level, message = diag.evaluate_levels(snap, in_rate, out_rate, thresholds,
                                               self._active, tuple(notes))
         if self._param_errors:
@@ -685,11 +721,6 @@ class InputSpinner:
         self._executor.remove_node(self.node)
         self._executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
-
-
-def _takes_when_ready(cfg: InferConfig) -> bool:
-    """Whether camera subscriptions wait for a free worker (input_gate.py) this activation."""
-    return not cfg.lossless and message_info_supported()
 
 
 def _count(value: Any) -> int:

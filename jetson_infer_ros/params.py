@@ -213,8 +213,10 @@ PARAMETERS: Tuple[Param, ...] = (
           'Process every frame in order (bag replay) instead of only the newest; implies '
           'reliable QoS.', group='input'),
     Param('lossless_queue_size', INT, 256,
-          'Lossless mode: frames waiting beyond this are counted as dropped (queue_full).',
-          min_value=1, max_value=100000, group='input'),
+          'Lossless mode: frames the middleware holds waiting (reliable keep-last depth, so '
+          'memory is at most this many frames); older ones a publisher overwrites are '
+          'counted as dropped (queue_full). At most 5000: Fast DDS holds no more per reader.',
+          min_value=1, max_value=5000, group='input'),
     Param('max_image_pixels', INT, 33177600,
           'Larger frames (by their header) are rejected before any allocation (8K = 33.2 MP).',
           min_value=1, max_value=1 << 30, group='input'),
