@@ -68,10 +68,10 @@ def node_runner(processes, ros_env, tmp_path):
     """Start the node from its console script, as a user without `ros2 launch` would."""
     def start(config: str, overrides: Optional[Dict] = None, autostart: bool = True,
               remap: Optional[List[str]] = None, name: str = 'node',
-              env: Optional[Dict[str, str]] = None):
+              env: Optional[Dict[str, str]] = None, ros_args: Optional[List[str]] = None):
         params = write_params(tmp_path, config, overrides)
         cmd = [str(BIN / 'infer_node')] + (['--autostart'] if autostart else []) + \
-            ['--ros-args', '--params-file', str(params)]
+            ['--ros-args', '--params-file', str(params)] + list(ros_args or [])
         for r in remap or []:
             cmd += ['-r', r]
         return processes.start(cmd, name, env=for_inference_node(env or ros_env))

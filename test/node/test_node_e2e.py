@@ -126,3 +126,25 @@ def test_debug_image_only_when_asked(node_runner, publisher, listener, data, tmp
     assert debug['frame_id'] == 'cam'
     assert debug['image'][:3] == [768, 576, 'bgr8']
     processes.stop(pub)
+
+
+def test_compressed_input_without_launch_as_the_readme_says(node_runner, publisher, listener,
+                                                            data, processes):
+    """
+    README: without launch, `input_type: compressed` needs `-r image/compressed:=...`.
+
+    A remap renames one name exactly: `-r image:=/camera/image_raw` leaves the node on
+    `image/compressed`, which no camera publishes (issue 25 item 7).
+    """
+    node = node_runner('infer.yaml', ros_args=['-p', 'input_type:=compressed'],
+                       remap=['image/compressed:=/camera/image_raw/compressed'])
+    lis = listener('classification=classification')
+    pub = publisher('--images', str(data.photo('opencv-doc/orange.jpg')), '--compressed',
+                    '--topic', '/camera/image_raw', '--rate', '10', '--count', '20',
+                    '--reliable')
+    assert wait_for(lambda: pub.poll() is not None, 60), processes.output(pub)
+    assert wait_for(lambda: any(r['kind'] == 'classification'
+                                for r in read_jsonl(lis.out_path)), 20), processes.output(node)
+    first = next(r for r in read_jsonl(lis.out_path) if r['kind'] == 'classification')
+    assert first['results'][0][0] == 950                     # orange
+    assert '/camera/image_raw/compressed' in processes.output(node)
