@@ -205,6 +205,10 @@ def main(argv: Any = None) -> int:
                     help='stall: seconds to wait after the three frames that follow the '
                     'zero-length sample')
     ap.add_argument('--flood-size', default='768x576', help='flood: WxH of the bgr8 frames')
+    ap.add_argument('--first-id', type=int, default=0,
+                    help='number of the first frame (frame_id fuzz<N>, stamp N + 1 s)')
+    ap.add_argument('--linger', type=float, default=30.0,
+                    help='seconds to wait at the end for every reader to acknowledge')
     ap.add_argument('--topic', default='image')
     ap.add_argument('--summary', required=True)
     args = ap.parse_args(argv)
@@ -241,13 +245,14 @@ def main(argv: Any = None) -> int:
     flood = nrng.integers(0, 256, (flood_h, flood_w * 3), dtype=np.uint8).tobytes()
     period = 1.0 / args.rate if args.rate > 0 and args.phase != 'flood' else 0.0
     t0 = t_next = time.perf_counter()
-    for i in range(args.count):
+    for n in range(args.count):
+        i = args.first_id + n
         payload: Any
         if args.phase == 'flood':
             kind = 'ok'
             payload = _image_msg(Image, (flood_h, flood_w, 'bgr8', flood_w * 3, 0, flood), i)
         elif args.phase == 'stall':
-            kind = 'empty' if i == 2 else 'ok'
+            kind = 'empty' if n == 2 else 'ok'
             payload = b'' if kind == 'empty' else _image_msg(
                 Image, raw_frame(rng, nrng, 'ok'), i)
         else:
@@ -270,7 +275,7 @@ def main(argv: Any = None) -> int:
         fate = 'ok' if kind in ('ok', 'extreme') else REASON.get(kind, kind)
         expected[fate] = expected.get(fate, 0) + 1
         kinds.append(kind)
-        if args.phase == 'stall' and i == 5:
+        if args.phase == 'stall' and n == 5:
             time.sleep(args.stall_wait)
             t_next = time.perf_counter()
         if period:
@@ -283,6 +288,11 @@ def main(argv: Any = None) -> int:
         json.dump({'count': args.count, 'expected': expected, 'publish_errors': errors,
                    'publish_rate_hz': args.count / elapsed if elapsed > 0 else 0.0,
                    'kinds': {k: kinds.count(k) for k in set(kinds)}}, f)
+    # a reliable writer that leaves drops what its readers have not acknowledged yet
+    wait_acked = getattr(pub, 'wait_for_all_acked', None)
+    if wait_acked is not None:
+        from rclpy.duration import Duration
+        wait_acked(Duration(seconds=args.linger))
     time.sleep(1.0)
     node.destroy_node()
     rclpy.try_shutdown()
