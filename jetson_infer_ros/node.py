@@ -407,8 +407,7 @@ class InferenceNode(LifecycleNodeMixin, Node):
                                    functools.partial(self._may_take, cam),
                                    functools.partial(self._resubscribe, cam, create),
                                    functools.partial(self._count_lost, cam),
-                                   lambda text, cam=cam: self.get_logger().warning(
-                                       f'{cam.topic}: {text}'))
+                                   functools.partial(self._warn_input, cam))
         taking = ('every frame in order' if cfg.lossless else
                   'the newest frame when the worker is free' if gated else
                   'every frame, the newest kept (this rclpy gives no MessageInfo)')
@@ -432,6 +431,9 @@ class InferenceNode(LifecycleNodeMixin, Node):
         if cam.sub is not None:
             self._input.node.destroy_subscription(cam.sub)
         cam.sub = create()
+
+    def _warn_input(self, cam: Camera, text: str) -> None:
+        self.get_logger().warning(f'{cam.topic}: {text}')
 
     def _count_lost(self, cam: Camera, count: int) -> None:
         if count:

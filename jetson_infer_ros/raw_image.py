@@ -54,7 +54,7 @@ verdict, under the same reason, for every sample.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple, Tuple
+from typing import Any, NamedTuple, Tuple
 
 from .image_convert import (
     as_byte_view,
@@ -212,7 +212,7 @@ def checked_message(buffer, compressed: bool = False):
         raw = parse_image(buffer)
         msg_type, field, reason = Image, 'encoding', 'bad_encoding'
     try:
-        msg = deserialize_message(bytes(as_byte_view(buffer)), msg_type)
+        msg: Any = deserialize_message(bytes(as_byte_view(buffer)), msg_type)
     except Exception as exc:  # noqa: B902 - rclpy raises its own RMWError type
         raise ImageFormatError('bad_format', 'the middleware cannot deserialize this %s: %s'
                                % (msg_type.__name__, str(exc).strip()[:200])) from None
