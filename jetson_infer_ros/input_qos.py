@@ -48,12 +48,23 @@ from typing import Any
 
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from jetson_infer_ros.input_gate import message_info_supported
+from jetson_infer_ros.input_gate import message_info_supported, publisher_ids_supported
 
 
 def takes_when_ready(cfg: Any) -> bool:
-    """Whether camera subscriptions wait for room in the node (input_gate.py)."""
-    return message_info_supported()
+    """
+    Whether camera subscriptions wait for room in the node (input_gate.py).
+
+    Newest-frame mode needs only sequence numbers (Jazzy counts them for a topic's one
+    publisher, and takes every frame once a second appears); lossless mode bounds its
+    history by them, so it needs the publisher id, which no second publisher can lose.
+    """
+    return publisher_ids_supported() if cfg.lossless else message_info_supported()
+
+
+def watches_stalls(cfg: Any) -> bool:
+    """Whether a stall probe watches the camera (stall_watch.py keys by publisher id)."""
+    return is_reliable(cfg) and publisher_ids_supported()
 
 
 def input_qos(cfg: Any) -> QoSProfile:

@@ -24,14 +24,14 @@ import time
 
 import pytest
 
-from jetson_infer_ros.input_gate import message_info_supported
+from jetson_infer_ros.input_gate import publisher_ids_supported
 
 from .conftest import read_jsonl, wait_for
 
 # The stall probe and the bounded lossless history count from the publisher id in
 # MessageInfo; Jazzy's has none, so there lossless input stays keep-all (README, Frames)
 needs_publisher_id = pytest.mark.skipif(
-    not message_info_supported(),
+    not publisher_ids_supported(),
     reason='this rclpy gives no publisher id in MessageInfo (Humble, Jazzy): no stall '
            'probe, lossless input keep-all (README, "Frames")')
 
