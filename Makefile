@@ -13,7 +13,7 @@ unexport _ROS_WHEELS_BOOTSTRAP_COMPLETE
 DEFAULT_DISTRO := kilted
 CI_DISTROS := kilted jazzy
 DISTRO_SUITES := test/node test/lifecycle_bond test/bags test/regression test/environment \
-	test/input_gate
+	test/input_gate test/input_qos
 DISTRO := $(or $(ROS_DISTRO),$(DEFAULT_DISTRO))
 venv_of = $(if $(filter $(DEFAULT_DISTRO),$(1)),.venv,.venv-$(1))
 suites_of = $(if $(filter $(DEFAULT_DISTRO),$(1)),,$(DISTRO_SUITES))
