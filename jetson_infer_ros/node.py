@@ -662,7 +662,11 @@ class InferenceNode(LifecycleNodeMixin, Node):
                     f'{name}: {cam.topic}', hw, clevel, cmsg,
                     diag.build_values(csnap, {'camera': cam.index, 'topic': cam.topic},
                                       cin, cout)))
-        self._pub_diag.publish(diag.array_msg(self.get_clock().now().to_msg(), statuses))
+        try:
+            self._pub_diag.publish(diag.array_msg(self.get_clock().now().to_msg(), statuses))
+        except Exception:  # noqa: B902 - a signal shut the context down under the timer
+            if not shutdown.context_gone(self.context):
+                raise
 
     def _state_label(self) -> str:
         try:
