@@ -121,6 +121,17 @@ def _dims(shape: Any) -> Tuple[int, ...]:
     return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (shape or ()))
 
 
+def batch_major_shapes(shapes: List[Tuple[int, ...]], rows: List[int]) -> bool:
+    """
+    Whether one output's shapes over warm-up runs of ``rows`` rows are batch-major.
+
+    Batch-major: the first dimension is the rows run and the others do not change with
+    it, so a buffer of the full batch's shape can be preallocated and sliced.
+    """
+    return all(len(s) >= 1 and s[0] == r for s, r in zip(shapes, rows)) and \
+        all(s[1:] == shapes[0][1:] for s in shapes)
+
+
 def describe_input(who: str, session: Any, options: BackendOptions, extra: Dict[str, Any]
                    ) -> Tuple[TensorSpec, int, bool]:
     """
@@ -300,9 +311,7 @@ class OnnxRuntimeBackend(Backend):
             declared = _dims(meta.shape)
             full = seen[self._rows][i]
             shapes = [np.shape(seen[r][i]) for r in probe_rows]
-            batch_major = (dtype is not None and full.ndim >= 1
-                           and all(s[0] == r for s, r in zip(shapes, probe_rows))
-                           and all(s[1:] == shapes[0][1:] for s in shapes))
+            batch_major = dtype is not None and batch_major_shapes(shapes, probe_rows)
             if batch_major:
                 self._out_buffers[meta.name] = np.zeros(full.shape, dtype=dtype)
                 self._symbolic[meta.name] = any(d < 0 for d in declared[1:])

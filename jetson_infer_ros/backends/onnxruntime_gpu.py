@@ -59,7 +59,8 @@ from jetson_infer_ros.assets.cache import file_sha256
 from jetson_infer_ros.backends.base import (
     Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
 from jetson_infer_ros.backends.onnxruntime_backend import (
-    _as_bool, _dims, _extra, _import_onnxruntime, _ORT_TYPES, describe_input, one_line)
+    _as_bool, _dims, _extra, _import_onnxruntime, _ORT_TYPES, batch_major_shapes,
+    describe_input, one_line)
 
 if TYPE_CHECKING:
     from jetson_infer_ros.cuda.binding import CudaApi, HostBuffer
@@ -404,9 +405,7 @@ class OnnxRuntimeGpuBackend(Backend):
             dtype = _ORT_TYPES.get(meta.type)
             full = seen[self._rows][i]
             shapes = [np.shape(seen[r][i]) for r in probe_rows]
-            batch_major = (dtype is not None and full.ndim >= 1
-                           and all(s[0] == r for s, r in zip(shapes, probe_rows))
-                           and all(s[1:] == shapes[0][1:] for s in shapes))
+            batch_major = dtype is not None and batch_major_shapes(shapes, probe_rows)
             if batch_major:
                 self._outputs.append(self._allocate(meta.name, np.dtype(dtype), full.shape))
                 shape = (-1 if self._dynamic_batch else full.shape[0],) + full.shape[1:]
