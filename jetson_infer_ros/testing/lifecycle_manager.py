@@ -216,8 +216,25 @@ class LifecycleManager:
         self._clients: Dict[str, Any] = {}
         self._executor = MultiThreadedExecutor(num_threads=3)
         self._executor.add_node(self.node)
-        self._spin = threading.Thread(target=self._executor.spin, daemon=True)
+        self._stop = threading.Event()
+        self._spin = threading.Thread(target=self._spin_until_closed, daemon=True)
         self._spin.start()
+
+    def _spin_until_closed(self) -> None:
+        # Our own loop, not executor.spin(): close() must know the loop has left rclpy
+        # before it destroys the node and the context. A daemon thread still inside
+        # rclpy at interpreter exit aborted the process (CI: exit -6 instead of 1, once)
+        import rclpy
+        from rclpy.exceptions import InvalidHandle
+        while not self._stop.is_set() and rclpy.ok():
+            try:
+                self._executor.spin_once(timeout_sec=0.05)
+            except InvalidHandle:
+                continue       # a bond's timer destroyed by close() under the wait set
+            except Exception:  # noqa: B902 - the context went down under the loop
+                if self._stop.is_set() or not rclpy.ok():
+                    return
+                raise
 
     # ---------------------------------------------------------------- events
     def event(self, kind: str, **fields: Any) -> None:
@@ -373,6 +390,8 @@ class LifecycleManager:
         import rclpy
         for name in list(self.bonds):
             self._drop_bond(name)
+        self._stop.set()
+        self._spin.join(timeout=10.0)
         self._executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()
         rclpy.try_shutdown()

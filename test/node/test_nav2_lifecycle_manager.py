@@ -98,7 +98,7 @@ def test_deactivating_the_node_behind_the_managers_back_breaks_the_bond(
     assert failure['node'] == 'jetson_infer'
     assert failure['reason'] == 'the node broke the bond (active: false)'  # not a timeout
     assert wait_for(lambda: mgr.poll() is not None, 60), _log(processes, mgr)
-    assert mgr.returncode == 1
+    assert mgr.returncode == 1, _log(processes, mgr, node)
     assert _events(mgr, 'reset')                      # the manager took the system down,
     assert node.poll() is None, processes.output(node)    # and the node lived through it
     # (its deactivate arrives while the node is inactive: refused; cleanup then works,
@@ -129,7 +129,7 @@ def test_without_the_bond_messages_the_node_says_so_and_the_manager_aborts_bring
     node = node_runner('infer.yaml', autostart=False, env=env)
     mgr = manager()
     assert wait_for(lambda: mgr.poll() is not None, 120), _log(processes, mgr, node)
-    assert mgr.returncode == 1
+    assert mgr.returncode == 1, _log(processes, mgr, node)
     kinds = [e['kind'] for e in _events(mgr) if e['kind'] != 'heartbeats']
     assert kinds == ['state', 'state', 'bond_not_formed', 'startup_failed'], kinds
     assert _events(mgr, 'bond_not_formed')[0]['message'] == (
