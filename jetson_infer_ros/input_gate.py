@@ -131,7 +131,7 @@ class PublisherSequences:
         if gid:
             key = publisher_key(gid)
         elif publishers is not None and publishers() <= 1:   # 0: it just left
-            key = _SOLE_PUBLISHER
+            key = SOLE_PUBLISHER
         else:
             return self._stop('the middleware gives no publisher ids, and the topic has '
                               'more than one publisher')
@@ -150,7 +150,7 @@ class PublisherSequences:
         return 0
 
 
-_SOLE_PUBLISHER = ('sole publisher',)   # the key while one publisher has no id
+SOLE_PUBLISHER = ('sole publisher',)   # the key while one publisher has no id
 
 
 def publisher_key(gid: Any) -> Hashable:

@@ -37,9 +37,13 @@ The depth is capped at 5000 (``lossless_queue_size``'s range): Fast DDS's defaul
 reader of depth 8000 that took nothing held 5000 of 7000 sent; the rest waited in the
 writer and were gone when it exited), so a deeper history would not be deeper.
 
-Without MessageInfo with a publisher id (Humble; Jazzy, whose MessageInfo has none)
-replaced samples could not be counted, so that case keeps KEEP_ALL and its 5000-sample
-bound.
+Jazzy's MessageInfo has sequence numbers but no publisher id: replaced samples are
+counted while the topic has one publisher (the usual camera). A second publisher ends
+the counting, logged, and the node then takes every frame as it arrives (its own queue
+counts what it cannot hold), so only a sample replaced before the input thread took it
+goes uncounted; the history stays bounded, which KEEP_ALL's gigabytes were not. Without
+MessageInfo (Humble) nothing could be counted, so that case keeps KEEP_ALL and its
+5000-sample bound.
 """
 
 from __future__ import annotations
@@ -48,23 +52,22 @@ from typing import Any
 
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from jetson_infer_ros.input_gate import message_info_supported, publisher_ids_supported
+from jetson_infer_ros.input_gate import message_info_supported
 
 
 def takes_when_ready(cfg: Any) -> bool:
     """
     Whether camera subscriptions wait for room in the node (input_gate.py).
 
-    Newest-frame mode needs only sequence numbers (Jazzy counts them for a topic's one
-    publisher, and takes every frame once a second appears); lossless mode bounds its
-    history by them, so it needs the publisher id, which no second publisher can lose.
+    Both modes need only sequence numbers: Jazzy counts them for a topic's one publisher
+    and takes every frame once a second appears (input_gate.PublisherSequences).
     """
-    return publisher_ids_supported() if cfg.lossless else message_info_supported()
+    return message_info_supported()
 
 
 def watches_stalls(cfg: Any) -> bool:
-    """Whether a stall probe watches the camera (stall_watch.py keys by publisher id)."""
-    return is_reliable(cfg) and publisher_ids_supported()
+    """Whether a stall probe watches the camera (stall_watch.py: sequence numbers)."""
+    return is_reliable(cfg) and message_info_supported()
 
 
 def input_qos(cfg: Any) -> QoSProfile:

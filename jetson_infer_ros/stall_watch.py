@@ -26,7 +26,9 @@ rclpy reports it: no sample-lost event, no error, and a paused camera looks the 
 So each reliable camera subscription gets a probe: a best-effort, keep-last-1 reader of
 the same topic, taken at most every ``PROBE_PERIOD`` s (one frame copied per period;
 left untaken in between, through a TakeGate). Its publisher sequence numbers show what
-each publisher has sent. When the probe has seen a publisher ahead of what the real
+each publisher has sent (on Jazzy, whose MessageInfo names no publisher, only while the
+topic has one: a second one's numbers are not attributed, and numbers going back are a
+restarted publisher, not a stall). When the probe has seen a publisher ahead of what the real
 subscription delivered, for ``STALL_AFTER`` s during which the node could have taken a
 frame at every check, the subscription is stalled: the node WARNs, counts the samples
 the probe saw sent but never delivered as lost in transport, and re-creates the
@@ -46,7 +48,7 @@ import dataclasses
 import time
 from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Tuple
 
-from jetson_infer_ros.input_gate import publisher_key, TakeGate
+from jetson_infer_ros.input_gate import publisher_key, SOLE_PUBLISHER, TakeGate
 
 PROBE_PERIOD = 0.5       # s between probe takes (and stall checks)
 STALL_AFTER = 5.0        # s a publisher may stay ahead of what was delivered
@@ -68,14 +70,6 @@ class Stall:
         return self.seen - self.delivered
 
 
-def _seq(info: Optional[Mapping[str, Any]]) -> Tuple[Optional[Hashable], Optional[int]]:
-    seq = info.get('publication_sequence_number') if info else None
-    gid = info.get('publisher_gid') if info else None
-    if seq is None or not gid:
-        return None, None
-    return publisher_key(gid), int(seq)
-
-
 class StallWatch:
     """
     The rule, kept apart from rclpy so it can be driven with made-up sequence numbers.
@@ -85,8 +79,10 @@ class StallWatch:
     re-created for what ``check`` returned.
     """
 
-    def __init__(self, stall_after: float = STALL_AFTER) -> None:
+    def __init__(self, stall_after: float = STALL_AFTER,
+                 publishers: Optional[Callable[[], int]] = None) -> None:
         self.stall_after = stall_after
+        self._publishers = publishers
         self._delivered: Dict[Hashable, int] = {}
         self._seen: Dict[Hashable, int] = {}
         self._first_seen: Dict[Hashable, int] = {}
@@ -106,7 +102,7 @@ class StallWatch:
         between this one and the last delivered before the stall (those counted at the
         re-creation included), which the caller must not count again as skipped.
         """
-        key, seq = _seq(info)
+        key, seq = self._seq(info)
         if key is None or seq is None:
             return 0, 0
         _remember(self._delivered, key, seq)
@@ -119,10 +115,34 @@ class StallWatch:
         self.lost += extra
         return extra, max(0, seq - before - 1)
 
+    def _seq(self, info: Optional[Mapping[str, Any]]
+             ) -> Tuple[Optional[Hashable], Optional[int]]:
+        """
+        Return (publisher, sequence number) of a sample, or (None, None) if unattributable.
+
+        Without a publisher id (Jazzy's MessageInfo) a sample is attributable only while
+        the topic has one publisher, as in input_gate.PublisherSequences.
+        """
+        seq = info.get('publication_sequence_number') if info else None
+        gid = info.get('publisher_gid') if info else None
+        if seq is None:
+            return None, None
+        if gid:
+            return publisher_key(gid), int(seq)
+        if self._publishers is not None and self._publishers() <= 1:
+            return SOLE_PUBLISHER, int(seq)
+        return None, None
+
     def on_probe(self, info: Optional[Mapping[str, Any]]) -> None:
-        key, seq = _seq(info)
+        key, seq = self._seq(info)
         if key is None or seq is None:
             return
+        if key == SOLE_PUBLISHER and seq < self._seen.get(key, -1):
+            # numbers went back: another publisher (a restarted driver) under the one
+            # key; what the old one sent says nothing about the new one
+            for table in (self._seen, self._first_seen, self._delivered):
+                table.pop(key, None)
+            self._ahead_since.pop(key, None)
         if key not in self._first_seen:
             _remember(self._first_seen, key, seq)
         if seq > self._seen.get(key, -1):
@@ -199,7 +219,7 @@ class StallGuard:
                  period: float = PROBE_PERIOD,
                  clock: Callable[[], float] = time.monotonic) -> None:
         from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-        self.watch = watch or StallWatch()
+        self.watch = watch or StallWatch(publishers=lambda: self.probe.get_publisher_count())
         self._node = node
         self._may_take = may_take
         self._resubscribe = resubscribe
@@ -235,8 +255,12 @@ class StallGuard:
     def _offers_reliable(self, key: Hashable) -> bool:
         """Whether the graph shows this publisher offering reliable delivery."""
         from rclpy.qos import ReliabilityPolicy
+        endpoints = self._node.get_publishers_info_by_topic(self.probe.topic_name)
+        if key == SOLE_PUBLISHER:      # no id (Jazzy): the topic's one publisher
+            return len(endpoints) == 1 and \
+                endpoints[0].qos_profile.reliability == ReliabilityPolicy.RELIABLE
         gid = key[1] if isinstance(key, tuple) and len(key) == 2 else key
-        for endpoint in self._node.get_publishers_info_by_topic(self.probe.topic_name):
+        for endpoint in endpoints:
             if bytes(endpoint.endpoint_gid) == gid:
                 return endpoint.qos_profile.reliability == ReliabilityPolicy.RELIABLE
         return False

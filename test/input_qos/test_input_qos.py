@@ -23,7 +23,7 @@ from jetson_infer_ros.config import load_config
 
 def test_lossless_is_reliable_keep_last_of_the_queue_size(monkeypatch):
     """KEEP_ALL let Fast DDS hold 5000 frames (6.6 GB of 768x576) in the reader."""
-    monkeypatch.setattr(input_qos, 'publisher_ids_supported', lambda: True)   # Kilted
+    monkeypatch.setattr(input_qos, 'message_info_supported', lambda: True)  # Jazzy, Kilted
     cfg = load_config(None, lossless=True, lossless_queue_size=64)
     qos = input_qos.input_qos(cfg)
     assert qos.history == HistoryPolicy.KEEP_LAST and qos.depth == 64
@@ -33,10 +33,12 @@ def test_lossless_is_reliable_keep_last_of_the_queue_size(monkeypatch):
 
 
 def test_lossless_without_message_info_keeps_keep_all(monkeypatch):
-    """Replaced frames could not be counted there: the 5000-sample bound stays."""
-    monkeypatch.setattr(input_qos, 'publisher_ids_supported', lambda: False)
-    qos = input_qos.input_qos(load_config(None, lossless=True))
-    assert qos.history == HistoryPolicy.KEEP_ALL
+    """Humble: replaced frames could not be counted, so the 5000-sample bound stays."""
+    monkeypatch.setattr(input_qos, 'message_info_supported', lambda: False)
+    lossless = load_config(None, lossless=True)
+    assert input_qos.input_qos(lossless).history == HistoryPolicy.KEEP_ALL
+    assert not input_qos.takes_when_ready(lossless)
+    assert not input_qos.watches_stalls(lossless)
 
 
 def test_newest_frame_mode_is_unchanged():
@@ -48,18 +50,18 @@ def test_newest_frame_mode_is_unchanged():
     assert input_qos.is_reliable(load_config(None, qos_reliability='reliable'))
 
 
-def test_without_publisher_ids_only_newest_frame_mode_waits_for_room(monkeypatch):
-    """Jazzy: sequence numbers without ids count one publisher, not a bounded history."""
+def test_sequence_numbers_without_publisher_ids_bound_and_watch_both_modes(monkeypatch):
+    """Jazzy: sequence numbers without ids count the topic's one publisher."""
     monkeypatch.setattr(input_qos, 'message_info_supported', lambda: True)
-    monkeypatch.setattr(input_qos, 'publisher_ids_supported', lambda: False)
     assert input_qos.takes_when_ready(load_config(None))
-    lossless = load_config(None, lossless=True)
-    assert not input_qos.takes_when_ready(lossless)
-    assert not input_qos.watches_stalls(lossless)
-    assert input_qos.input_qos(lossless).history == HistoryPolicy.KEEP_ALL
+    lossless = load_config(None, lossless=True, lossless_queue_size=32)
+    assert input_qos.takes_when_ready(lossless)
+    assert input_qos.watches_stalls(lossless)
+    qos = input_qos.input_qos(lossless)
+    assert (qos.history, qos.depth) == (HistoryPolicy.KEEP_LAST, 32)
 
 
-def test_this_distro_gets_the_bounded_history_exactly_where_it_names_publishers():
-    from jetson_infer_ros.input_gate import publisher_ids_supported
+def test_this_distro_gets_the_bounded_history_exactly_where_it_gives_message_info():
+    from jetson_infer_ros.input_gate import message_info_supported
     qos = input_qos.input_qos(load_config(None, lossless=True))
-    assert (qos.history == HistoryPolicy.KEEP_LAST) == publisher_ids_supported()
+    assert (qos.history == HistoryPolicy.KEEP_LAST) == message_info_supported()

@@ -24,16 +24,7 @@ import time
 
 import pytest
 
-from jetson_infer_ros.input_gate import publisher_ids_supported
-
 from .conftest import read_jsonl, wait_for
-
-# The stall probe and the bounded lossless history count from the publisher id in
-# MessageInfo; Jazzy's has none, so there lossless input stays keep-all (README, Frames)
-needs_publisher_id = pytest.mark.skipif(
-    not publisher_ids_supported(),
-    reason='this rclpy gives no publisher id in MessageInfo (Humble, Jazzy): no stall '
-           'probe, lossless input keep-all (README, "Frames")')
 
 pytestmark = [pytest.mark.ros, pytest.mark.models]
 
@@ -170,7 +161,6 @@ class PeakRss:
         return self.peak
 
 
-@needs_publisher_id
 def test_zero_length_sample_stall_is_reported_and_recovered(node_runner, listener, processes,
                                                             ros_env, tmp_path):
     """
@@ -196,7 +186,6 @@ def test_zero_length_sample_stall_is_reported_and_recovered(node_runner, listene
     assert node.poll() is None
 
 
-@needs_publisher_id
 def test_outside_style_fuzz_is_bounded_counted_and_reports_the_stall(
         node_runner, listener, processes, ros_env, tmp_path):
     """

@@ -111,3 +111,44 @@ def test_samples_without_sequence_numbers_are_ignored():
     w.on_probe({'publication_sequence_number': None, 'publisher_gid': CAMERA})
     assert w.on_delivered(None) == (0, 0)
     assert w.check(1.0, True) == []
+
+
+def jazzy(seq):
+    """Jazzy's MessageInfo: a sequence number, no publisher id."""
+    return {'publication_sequence_number': seq, 'publisher_gid': None}
+
+
+def test_without_publisher_ids_the_one_publisher_of_the_topic_is_watched():
+    w = StallWatch(stall_after=5.0, publishers=lambda: 1)
+    w.on_delivered(jazzy(1))
+    w.on_delivered(jazzy(2))
+    w.on_probe(jazzy(6))
+    assert w.check(10.0, True) == []
+    [stall] = w.check(15.0, True)
+    assert (stall.delivered, stall.seen) == (2, 6)
+    assert w.recovered([stall], 15.0) == 4
+    assert w.on_delivered(jazzy(9)) == (2, 6)     # 7, 8 sent while re-matching
+
+
+def test_without_publisher_ids_a_second_publisher_is_not_attributed():
+    count = [1]
+    w = StallWatch(stall_after=1.0, publishers=lambda: count[0])
+    w.on_delivered(jazzy(5))
+    count[0] = 2                         # whose number is 900? unknowable: ignored
+    w.on_probe(jazzy(900))
+    assert [w.check(float(t), True) for t in range(5)] == [[]] * 5
+    assert StallWatch(publishers=None).on_delivered(jazzy(3)) == (0, 0)
+
+
+def test_without_publisher_ids_numbers_going_back_are_a_new_publisher_not_a_stall():
+    """A camera driver restarted on Jazzy: its numbers start again from 1."""
+    w = StallWatch(stall_after=1.0, publishers=lambda: 1)
+    w.on_delivered(jazzy(400))
+    w.on_probe(jazzy(400))
+    w.on_probe(jazzy(3))                 # the new driver's third sample
+    w.on_delivered(jazzy(3))
+    assert [w.check(float(t), True) for t in range(5)] == [[]] * 5
+    w.on_probe(jazzy(9))                 # and the new one can stall like any other
+    w.check(10.0, True)
+    [stall] = w.check(11.0, True)
+    assert (stall.delivered, stall.seen) == (3, 9)
