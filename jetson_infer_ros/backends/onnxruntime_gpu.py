@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
-import logging
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, TYPE_CHECKING
 
@@ -57,7 +56,8 @@ import numpy as np
 
 from jetson_infer_ros.assets.cache import file_sha256
 from jetson_infer_ros.backends.base import (
-    Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
+    BackendError, BackendOptions, BackendUnavailable, TensorSpec)
+from jetson_infer_ros.backends.device_bound import DeviceBoundBackend
 from jetson_infer_ros.backends.onnxruntime_backend import (
     _as_bool, _dims, _extra, _import_onnxruntime, _ORT_TYPES, batch_major_shapes,
     describe_input, one_line)
@@ -134,7 +134,7 @@ class _Buffer:
         return int(self.array.nbytes // max(1, self.shape[0]))
 
 
-class OnnxRuntimeGpuBackend(Backend):
+class OnnxRuntimeGpuBackend(DeviceBoundBackend):
     """
     ONNX Runtime on CUDA (and TensorRT where present) with device buffers it owns.
 
@@ -150,10 +150,7 @@ class OnnxRuntimeGpuBackend(Backend):
                  log: Optional[Callable[[str], None]] = None,
                  cuda_api: Optional['CudaApi'] = None) -> None:
         """Remember what to load; nothing is imported or allocated until load()."""
-        super().__init__(model_path, options)
-        self._log = log or logging.getLogger(__name__).info
-        self._api = cuda_api
-        self._own_api = cuda_api is None
+        super().__init__(model_path, options, log, cuda_api)
         self._clear()
 
     def _clear(self) -> None:
@@ -172,59 +169,6 @@ class OnnxRuntimeGpuBackend(Backend):
         self._providers: List[str] = []
         self._graph = False
         self._sha256 = ''
-
-    # -- Backend contract ----------------------------------------------------------
-    @property
-    def input_spec(self) -> TensorSpec:
-        """Describe the image input; batch is -1 when the model's batch is dynamic."""
-        if self._input_spec is None:
-            raise BackendError('onnxruntime_gpu: input_spec read before load()')
-        return self._input_spec
-
-    @property
-    def output_specs(self) -> List[TensorSpec]:
-        """Describe all outputs in model order."""
-        return list(self._output_specs)
-
-    @property
-    def max_batch(self) -> int:
-        """Return the rows of input_buffer(): max_batch, or the model's fixed batch."""
-        return self._rows if self._input is not None else self.options.max_batch
-
-    def input_buffer(self) -> np.ndarray:
-        """Pinned host array (rows, ...) for CPU preprocessing; infer() uploads it."""
-        if self._input is None:
-            raise BackendError('onnxruntime_gpu: input_buffer() called before load()')
-        return self._input.array
-
-    @property
-    def cuda_api(self) -> 'CudaApi':
-        """Return the CUDA binding the buffers live on (GPU preprocessing shares it)."""
-        if self._api is None:
-            raise BackendError('onnxruntime_gpu: cuda_api read before load()')
-        return self._api
-
-    @property
-    def cuda_stream(self) -> int:
-        """Return the stream ONNX Runtime runs on: preprocessing enqueues on it too."""
-        return self._stream
-
-    def input_device_pointer(self, index: int = 0) -> int:
-        """Device address of batch row ``index`` of the bound input."""
-        if self._input is None:
-            raise BackendError('onnxruntime_gpu: input_device_pointer() called before load()')
-        if not 0 <= index < self._rows:
-            raise BackendError(f'onnxruntime_gpu: batch row {index} outside '
-                               f'0..{self._rows - 1}')
-        return self._input.device + index * self._input.row_bytes
-
-    def infer_from_device(self, batch: int = 1) -> Dict[str, np.ndarray]:
-        """Like infer(), for an input already written on the device (no upload)."""
-        if not self._loaded:
-            raise BackendError('onnxruntime_gpu: infer_from_device() called before load()')
-        if not 1 <= batch <= self.max_batch:
-            raise BackendError(f'onnxruntime_gpu: batch {batch} outside 1..{self.max_batch}')
-        return self._run(batch, copy_input=False)
 
     def info(self) -> Dict[str, str]:
         """Backend, device, execution provider, CUDA graph and versions for diagnostics."""
@@ -445,9 +389,6 @@ class OnnxRuntimeGpuBackend(Backend):
         self._bindings[rows] = binding
         self._run_options[rows] = ro
         return binding
-
-    def _infer_impl(self, batch: int) -> Dict[str, np.ndarray]:
-        return self._run(batch, copy_input=True)
 
     def _run(self, batch: int, copy_input: bool) -> Dict[str, np.ndarray]:
         api, inp = self._api, self._input

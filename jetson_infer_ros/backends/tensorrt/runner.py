@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, TYPE_CHECKING
 
 import numpy as np
 
 from jetson_infer_ros.backends.base import (
-    Backend, BackendError, BackendOptions, BackendUnavailable, TensorSpec)
+    BackendError, BackendOptions, BackendUnavailable, TensorSpec)
+from jetson_infer_ros.backends.device_bound import DeviceBoundBackend
 from jetson_infer_ros.backends.tensorrt import trt_module
 from jetson_infer_ros.backends.tensorrt.capabilities import RTX_PRODUCT, TrtCapabilities
 from jetson_infer_ros.backends.tensorrt.trt_module import trt
@@ -113,7 +113,7 @@ class _Binding:
         return self.row_bytes * batch if self.row_bytes else self.nbytes
 
 
-class TensorRTBackend(Backend):
+class TensorRTBackend(DeviceBoundBackend):
     """Backend on a TensorRT engine built from the ONNX (cached) or loaded prebuilt."""
 
     name = 'tensorrt'
@@ -124,79 +124,20 @@ class TensorRTBackend(Backend):
                  log: Optional[Callable[[str], None]] = None,
                  cuda_api: Optional['CudaApi'] = None) -> None:
         """Remember what to load; nothing is imported or allocated until load()."""
-        super().__init__(model_path, options)
-        self._log = log or logging.getLogger(__name__).info
-        self._api = cuda_api
-        self._own_api = cuda_api is None
+        super().__init__(model_path, options, log, cuda_api)
         self._caps: Optional[TrtCapabilities] = None
         self._runtime: Optional['trt_types.Runtime'] = None
         self._engine: Optional['trt_types.ICudaEngine'] = None
         self._context: Optional['trt_types.IExecutionContext'] = None
-        self._stream = 0
         self._input: Optional[_Binding] = None
         self._outputs: List[_Binding] = []
         self._dynamic = False
-        self._input_spec: Optional[TensorSpec] = None
-        self._output_specs: List[TensorSpec] = []
-        self._rows = 1
         self._current_batch = 0
         self._graphs: Dict[Tuple[int, bool], int] = {}
         self._graph_ok = bool(self.options.use_cuda_graph)
         self._seen: Dict[Tuple[int, bool], int] = {}
         self.engine_key = ''
         self.engine_path = ''
-
-    # -- Backend contract ----------------------------------------------------------
-    @property
-    def input_spec(self) -> TensorSpec:
-        """Return the image input; batch is -1 when the engine's batch is dynamic."""
-        if self._input_spec is None:
-            raise BackendError('tensorrt: input_spec read before load()')
-        return self._input_spec
-
-    @property
-    def output_specs(self) -> List[TensorSpec]:
-        """Return all outputs in engine order, batch -1 when dynamic."""
-        return list(self._output_specs)
-
-    @property
-    def max_batch(self) -> int:
-        """Return the rows of input_buffer(): max_batch, or the engine's fixed batch."""
-        return self._rows if self._input is not None else self.options.max_batch
-
-    def input_buffer(self) -> np.ndarray:
-        """Pinned host array (max_batch, ...) preprocessing writes into."""
-        if self._input is None:
-            raise BackendError('tensorrt: input_buffer() called before load()')
-        return self._input.array
-
-    @property
-    def cuda_api(self) -> 'CudaApi':
-        """Return the CUDA binding this engine runs on (GPU preprocessing shares it)."""
-        if self._api is None:
-            raise BackendError('tensorrt: cuda_api read before load()')
-        return self._api
-
-    @property
-    def cuda_stream(self) -> int:
-        """Return the engine's stream: GPU preprocessing enqueues on it, no extra sync."""
-        return self._stream
-
-    def input_device_pointer(self, index: int = 0) -> int:
-        """Device address of batch row ``index`` of the input (for GPU preprocessing)."""
-        if self._input is None:
-            raise BackendError('tensorrt: input_device_pointer() called before load()')
-        if not 0 <= index < self._rows:
-            raise BackendError(f'tensorrt: batch row {index} outside 0..{self._rows - 1}')
-        return self._input.device + index * self._input.row_bytes
-
-    def infer_from_device(self, batch: int = 1) -> Dict[str, np.ndarray]:
-        """Like infer(), for an input already written on the device (no H2D copy)."""
-        if not self._loaded:
-            raise BackendError('tensorrt: infer_from_device() called before load()')
-        if not 1 <= batch <= self.max_batch:
-            raise BackendError(f'tensorrt: batch {batch} outside 1..{self.max_batch}')
-        return self._run(batch, copy_input=False)
 
     def info(self) -> Dict[str, str]:
         """Backend, device, precision, TensorRT version and engine key for diagnostics."""
@@ -348,9 +289,6 @@ class TensorRTBackend(Backend):
         return binding
 
     # -- running -------------------------------------------------------------------
-    def _infer_impl(self, batch: int) -> Dict[str, np.ndarray]:
-        return self._run(batch, copy_input=True)
-
     def _run(self, batch: int, copy_input: bool) -> Dict[str, np.ndarray]:
         assert self._api is not None and self._input is not None
         assert self._context is not None
