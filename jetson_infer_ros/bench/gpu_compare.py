@@ -36,7 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from jetson_infer_ros.bench import aggregate
 from jetson_infer_ros.bench.frames import size_label
-from jetson_infer_ros.bench.summary import fmt_ms as fmt
+from jetson_infer_ros.bench.summary import fmt_ms as fmt, phase_rows
 
 GPU = 'onnxruntime_gpu'
 CPU = 'onnxruntime'
@@ -268,19 +268,13 @@ def render(r: Dict[str, Any], table: Callable[..., List[str]]) -> List[str]:
                     for e in gpu.get('node_path_inprocess', [])])
     for phase, title in (('gpu-30hz', 'End to end at the camera rate'),
                          ('gpu-overload', 'End to end at overload (same camera rate for all)')):
-        rows = []
-        for g in groups:
-            if g['phase'] != phase:
-                continue
-            if not g.get('runs'):
-                rows.append([_name(g), g['model'], g['size'], 'FAILED: ' +
-                             '; '.join(g.get('errors', []))[:160]] + [''] * 6)
-                continue
+        def row_of(g: Dict[str, Any]) -> List[str]:
             lat = g['latency_ms']
-            rows.append([_name(g), g['model'], g['size'], f'{g["rate_achieved"]:.0f}',
-                         fmt(lat['p50']), fmt(lat['p99']), f'{g["throughput_hz"]:.1f}',
-                         f'{g["answered"]}/{g["sent"]}', f'{g["cpu_percent"]:.0f}',
-                         fmt(cpu_ms_per_frame(g)) if g['kind'] not in ('wire',) else '-'])
+            return [_name(g), g['model'], g['size'], f'{g["rate_achieved"]:.0f}',
+                    fmt(lat['p50']), fmt(lat['p99']), f'{g["throughput_hz"]:.1f}',
+                    f'{g["answered"]}/{g["sent"]}', f'{g["cpu_percent"]:.0f}',
+                    fmt(cpu_ms_per_frame(g)) if g['kind'] not in ('wire',) else '-']
+        rows = phase_rows(groups, phase, _name, row_of, columns=10, error_chars=160)
         if rows:
             lines += ['', f'### {title}', ''] + table(
                 ['node', 'model', 'size', 'sent Hz', 'p50', 'p99', 'out Hz',

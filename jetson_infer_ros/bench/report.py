@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from jetson_infer_ros.bench import aggregate, gpu_compare
-from jetson_infer_ros.bench.summary import fmt_ms
+from jetson_infer_ros.bench.summary import fmt_ms, phase_rows
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str]:
@@ -176,14 +176,7 @@ def e2e_section(groups: List[Dict[str, Any]]) -> List[str]:
             'answered/sent', 'drops', 'CPU %', 'RSS peak MB']
     for phase, title in (('30hz', 'At the camera rate'),
                          ('overload', "At overload (3x the node's capacity)")):
-        rows = []
-        for g in groups:
-            if g['phase'] != phase:
-                continue
-            if not g.get('runs'):
-                rows.append([_name(g), g['model'], g['size'], 'FAILED: ' +
-                             '; '.join(g.get('errors', []))[:120]] + [''] * 8)
-                continue
+        def row_of(g: Dict[str, Any], phase: str = phase) -> List[str]:
             lat = g['latency_ms']
             row = [_name(g), g['model'], g['size'], f'{g["rate_achieved"]:.0f}',
                    fmt_ms(lat['p50']), fmt_ms(lat['p90']), fmt_ms(lat['p99']),
@@ -193,7 +186,8 @@ def e2e_section(groups: List[Dict[str, Any]]) -> List[str]:
                 svc = (g.get('node') or {}).get('service_ms')
                 row.insert(7, fmt_ms(g['latency_growth_ms']))
                 row.insert(8, f'{lat["p99"] / svc:.1f}x' if svc else '-')
-            rows.append(row)
+            return row
+        rows = phase_rows(groups, phase, _name, row_of, columns=len(head))
         if not rows:
             continue
         h = list(head)

@@ -23,7 +23,7 @@ over all samples kept after warm-up.
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -82,3 +82,25 @@ def fmt_ms(value: Optional[float], digits: int = 2) -> str:
 def rounded(values: Sequence[float], digits: int = 3) -> List[float]:
     """Round raw samples for the JSON file (keeps it small, loses nothing that matters)."""
     return [round(float(v), digits) for v in values]
+
+
+def phase_rows(groups: Iterable[Dict[str, Any]], phase: str,
+               name: Callable[[Dict[str, Any]], str],
+               row_of: Callable[[Dict[str, Any]], List[str]],
+               columns: int, error_chars: int = 120) -> List[List[str]]:
+    """
+    Return one table row per run group of ``phase``: ``row_of(group)``, or FAILED.
+
+    A group without runs still gets its row, with its errors, so a table never hides
+    a configuration that did not run; ``columns`` is the table's width.
+    """
+    rows = []
+    for g in groups:
+        if g['phase'] != phase:
+            continue
+        if not g.get('runs'):
+            failed = 'FAILED: ' + '; '.join(g.get('errors', []))[:error_chars]
+            rows.append([name(g), g['model'], g['size'], failed] + [''] * (columns - 4))
+            continue
+        rows.append(row_of(g))
+    return rows

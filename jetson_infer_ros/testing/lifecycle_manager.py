@@ -338,11 +338,13 @@ class LifecycleManager:
                                    'receiving a heartbeat for '
                                    f'{int(self.bond_timeout * 1000)} ms. Shutting down '
                                    'related nodes.')
-                self.failures.append({'node': name, 'reason': bond.reason})
                 self.active = False
-                self.resetting = threading.Thread(target=self._reset_after_failure,
-                                                  daemon=True)
-                self.resetting.start()
+                resetting = threading.Thread(target=self._reset_after_failure, daemon=True)
+                resetting.start()
+                # main() joins the reset once it sees the failure: started before either
+                # is visible (CI: "cannot join thread before it is started", once)
+                self.resetting = resetting
+                self.failures.append({'node': name, 'reason': bond.reason})
                 return
 
     def _reset_after_failure(self) -> None:

@@ -99,7 +99,7 @@ def test_deactivating_the_node_behind_the_managers_back_breaks_the_bond(
     assert failure['reason'] == 'the node broke the bond (active: false)'  # not a timeout
     assert wait_for(lambda: mgr.poll() is not None, 60), _log(processes, mgr)
     assert mgr.returncode == 1, _log(processes, mgr, node)
-    assert _events(mgr, 'reset')                      # the manager took the system down,
+    assert _events(mgr, 'reset'), _log(processes, mgr, node)   # the manager took it down,
     assert node.poll() is None, processes.output(node)    # and the node lived through it
     # (its deactivate arrives while the node is inactive: refused; cleanup then works,
     # unless it raced the node's own deactivation)
