@@ -34,7 +34,7 @@ import json
 from pathlib import Path
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,46 +83,44 @@ def _verdict(report: Dict[str, Any], layout: str) -> str:
     return 'accept' if entry.get('passes') else 'refuse: ' + str(entry.get('reason', ''))
 
 
+def _variants(results: List[Dict[str, Any]], task: str) -> Iterator[Tuple[Any, ...]]:
+    """Yield (result, report, layout, title, variant) for each evaluated layout of task."""
+    for res in results:
+        rep = res['report']
+        if rep['task'] != task:
+            continue
+        for layout, title in LAYOUTS:
+            r = rep['variants'].get(layout)
+            if r:
+                yield res, rep, layout, title, r
+
+
 def table(results: List[Dict[str, Any]]) -> str:
     """Render the classification and detection rows as the two headline tables."""
     out = ['| model | layout | labelled frames | top-1 FP32 % | top-1 INT8 % | top-1 drop, '
            'points | top-5 FP32 / INT8 % | top-1 agreement % | gate (defaults) |',
            '|---|---|---|---|---|---|---|---|---|']
-    for res in results:
-        rep = res['report']
-        if rep['task'] != 'classification':
-            continue
-        for layout, title in LAYOUTS:
-            r = rep['variants'].get(layout)
-            if not r:
-                continue
-            ref, q = r['accuracy_reference'], r['accuracy_int8']
-            out.append(
-                f'| {res["name"]} | {title} | {r["labelled_frames"]} | '
-                f'{_pct(ref["top1"])}{_ci(ref["top1_interval"], 100)} | '
-                f'{_pct(q["top1"])}{_ci(q["top1_interval"], 100)} | '
-                f'{_num(r["top1_drop"])}{_ci(r["top1_drop_interval"])} | '
-                f'{_pct(ref["top5"])} / {_pct(q["top5"])} | '
-                f'{_pct(r["top1_agreement"])}{_ci(r["top1_agreement_interval"], 100)} | '
-                f'{_verdict(rep, layout)} |')
+    for res, rep, layout, title, r in _variants(results, 'classification'):
+        ref, q = r['accuracy_reference'], r['accuracy_int8']
+        out.append(
+            f'| {res["name"]} | {title} | {r["labelled_frames"]} | '
+            f'{_pct(ref["top1"])}{_ci(ref["top1_interval"], 100)} | '
+            f'{_pct(q["top1"])}{_ci(q["top1_interval"], 100)} | '
+            f'{_num(r["top1_drop"])}{_ci(r["top1_drop_interval"])} | '
+            f'{_pct(ref["top5"])} / {_pct(q["top5"])} | '
+            f'{_pct(r["top1_agreement"])}{_ci(r["top1_agreement_interval"], 100)} | '
+            f'{_verdict(rep, layout)} |')
     out += ['', '| model | layout | images (boxes) | mAP@[.5:.95] FP32 | mAP INT8 | mAP drop, '
             'points | AP50 FP32 / INT8 | box agreement % | gate (defaults) |',
             '|---|---|---|---|---|---|---|---|---|']
-    for res in results:
-        rep = res['report']
-        if rep['task'] != 'detection':
-            continue
-        for layout, title in LAYOUTS:
-            r = rep['variants'].get(layout)
-            if not r:
-                continue
-            out.append(
-                f'| {res["name"]} | {title} | {r["labelled_frames"]} ({r["truth_boxes"]}) | '
-                f'{_num(r["map_reference"])}{_ci(r.get("map_reference_interval"))} | '
-                f'{_num(r["map_int8"])}{_ci(r.get("map_int8_interval"))} | '
-                f'{_num(r["map_drop"])}{_ci(r.get("map_drop_interval"))} | '
-                f'{_num(r["map50_reference"], 1)} / {_num(r["map50_int8"], 1)} | '
-                f'{_pct(r["box_agreement"])} | {_verdict(rep, layout)} |')
+    for res, rep, layout, title, r in _variants(results, 'detection'):
+        out.append(
+            f'| {res["name"]} | {title} | {r["labelled_frames"]} ({r["truth_boxes"]}) | '
+            f'{_num(r["map_reference"])}{_ci(r.get("map_reference_interval"))} | '
+            f'{_num(r["map_int8"])}{_ci(r.get("map_int8_interval"))} | '
+            f'{_num(r["map_drop"])}{_ci(r.get("map_drop_interval"))} | '
+            f'{_num(r["map50_reference"], 1)} / {_num(r["map50_int8"], 1)} | '
+            f'{_pct(r["box_agreement"])} | {_verdict(rep, layout)} |')
     return '\n'.join(out)
 
 
