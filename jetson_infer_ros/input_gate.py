@@ -42,7 +42,7 @@ the ends of a publisher's life go uncounted.
 from __future__ import annotations
 
 import collections
-from typing import Any, Callable, Dict, Hashable, Mapping, Optional
+from typing import Any, Callable, Dict, Hashable, Mapping, Optional, Tuple
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
@@ -124,17 +124,9 @@ class PublisherSequences:
         publisher_gid) the numbers are attributable only while ``publishers()`` says the
         topic has exactly one publisher; a second one ends counting (``why_not``).
         """
-        seq = info.get('publication_sequence_number') if info else None
-        gid = info.get('publisher_gid') if info else None
-        if seq is None:
-            return self._stop('the middleware gives no publisher sequence numbers')
-        if gid:
-            key = publisher_key(gid)
-        elif publishers is not None and publishers() <= 1:   # 0: it just left
-            key = SOLE_PUBLISHER
-        else:
-            return self._stop('the middleware gives no publisher ids, and the topic has '
-                              'more than one publisher')
+        key, seq, why = attribute(info, publishers)
+        if key is None or seq is None:
+            return self._stop(why)
         last = self._last.pop(key, None)
         self._last[key] = int(seq)
         while len(self._last) > self._max:
@@ -151,6 +143,27 @@ class PublisherSequences:
 
 
 SOLE_PUBLISHER = ('sole publisher',)   # the key while one publisher has no id
+
+
+def attribute(info: Optional[Mapping[str, Any]],
+              publishers: Optional[Callable[[], int]] = None
+              ) -> Tuple[Optional[Hashable], Optional[int], str]:
+    """
+    Return (publisher key, sequence number, '') of a sample, or (None, None, why not).
+
+    Without a publisher id (Jazzy) a sample is the sole publisher's only while
+    ``publishers()`` says the topic has at most one (0: it just left).
+    """
+    seq = info.get('publication_sequence_number') if info else None
+    gid = info.get('publisher_gid') if info else None
+    if seq is None:
+        return None, None, 'the middleware gives no publisher sequence numbers'
+    if gid:
+        return publisher_key(gid), int(seq), ''
+    if publishers is not None and publishers() <= 1:
+        return SOLE_PUBLISHER, int(seq), ''
+    return None, None, ('the middleware gives no publisher ids, and the topic has more '
+                        'than one publisher')
 
 
 def publisher_key(gid: Any) -> Hashable:

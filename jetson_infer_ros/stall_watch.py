@@ -48,7 +48,7 @@ import dataclasses
 import time
 from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Tuple
 
-from jetson_infer_ros.input_gate import publisher_key, SOLE_PUBLISHER, TakeGate
+from jetson_infer_ros.input_gate import attribute, SOLE_PUBLISHER, TakeGate
 
 PROBE_PERIOD = 0.5       # s between probe takes (and stall checks)
 STALL_AFTER = 5.0        # s a publisher may stay ahead of what was delivered
@@ -117,21 +117,8 @@ class StallWatch:
 
     def _seq(self, info: Optional[Mapping[str, Any]]
              ) -> Tuple[Optional[Hashable], Optional[int]]:
-        """
-        Return (publisher, sequence number) of a sample, or (None, None) if unattributable.
-
-        Without a publisher id (Jazzy's MessageInfo) a sample is attributable only while
-        the topic has one publisher, as in input_gate.PublisherSequences.
-        """
-        seq = info.get('publication_sequence_number') if info else None
-        gid = info.get('publisher_gid') if info else None
-        if seq is None:
-            return None, None
-        if gid:
-            return publisher_key(gid), int(seq)
-        if self._publishers is not None and self._publishers() <= 1:
-            return SOLE_PUBLISHER, int(seq)
-        return None, None
+        key, seq, _why = attribute(info, self._publishers)
+        return key, seq
 
     def on_probe(self, info: Optional[Mapping[str, Any]]) -> None:
         key, seq = self._seq(info)
